@@ -1,0 +1,557 @@
+"""The driving-log format: one writer for every producer, one validating reader.
+
+A dataset is a folder::
+
+    <root>/
+      dataset.json              # DatasetMeta + the list of episodes; written last
+      episodes/
+        ep_00000/
+          frames.mkv            # RGB frames, FFV1 lossless (or frames.mp4, MPEG-4 part 2, lossy)
+          signals.csv           # header `timestamp,<signal>,...`; one row per frame
+          episode.json          # frame count, duration, producer metadata; written last
+
+Every write is staged: the dataset is built in ``<root>.incomplete/`` and renamed to
+``<root>`` by :meth:`LogWriter.close`, and each episode is built in a hidden
+``episodes/.ep_XXXXX.partial/`` folder that is renamed when the episode is finalised.
+An interrupted write therefore never leaves anything at ``<root>`` that looks complete.
+See ``data/README.md`` for the format as a user reads it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import cv2
+import numpy as np
+
+FORMAT_NAME = "lnn_drive.log"
+FORMAT_VERSION = 1
+
+#: Units of the signals this project knows; a dataset may declare others.
+STANDARD_UNITS: dict[str, str] = {
+    "steering": "1/m",  # path curvature, positive = turning left
+    "speed": "m/s",
+    "throttle": "1",
+    "brake": "1",
+    "vx": "m/s",
+    "vy": "m/s",
+    "vz": "m/s",
+    "yaw_rate": "rad/s",
+}
+
+#: Frame containers: encoding name -> (file name, OpenCV FourCC).
+ENCODINGS: dict[str, tuple[str, str]] = {
+    "ffv1": ("frames.mkv", "FFV1"),  # lossless
+    "mp4v": ("frames.mp4", "mp4v"),  # lossy, about 10x smaller
+}
+
+
+class LogFormatError(ValueError):
+    """A driving log, or data on its way into one, breaks the format. The message names
+    the file (and row or frame) at fault."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetMeta:
+    """Dataset-wide facts.
+
+    Attributes:
+        height: Camera image height in pixels.
+        width: Camera image width in pixels.
+        fps: Nominal frame rate (Hz); the per-frame timestamps are authoritative.
+        signals: Signal name -> unit, in column order (``timestamp`` excluded).
+        source: Who produced the data (``simulator:LaneKeeping-v0``, ``udacity:<path>``...).
+        encoding: Frame container, a key of :data:`ENCODINGS`.
+        extra: Free-form producer metadata (JSON-serialisable).
+    """
+
+    height: int
+    width: int
+    fps: float
+    signals: dict[str, str]
+    source: str
+    encoding: str = "ffv1"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if int(self.height) <= 0 or int(self.width) <= 0:
+            raise LogFormatError(f"camera size must be positive, got {self.height}x{self.width}")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise LogFormatError(f"fps must be a positive number, got {self.fps}")
+        if not self.signals:
+            raise LogFormatError("a dataset needs at least one signal besides timestamp")
+        if "timestamp" in self.signals:
+            raise LogFormatError("'timestamp' is implicit; do not list it among the signals")
+        for name in self.signals:
+            if not name.isidentifier():
+                raise LogFormatError(f"signal name {name!r} must be an identifier")
+        if self.encoding not in ENCODINGS:
+            raise LogFormatError(
+                f"unknown frame encoding {self.encoding!r}; choose one of {sorted(ENCODINGS)}"
+            )
+
+    @property
+    def signal_names(self) -> list[str]:
+        return list(self.signals)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "camera": {"height": self.height, "width": self.width, "channels": 3},
+            "fps": self.fps,
+            "signals": dict(self.signals),
+            "source": self.source,
+            "encoding": self.encoding,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], *, where: str) -> DatasetMeta:
+        try:
+            return cls(
+                height=int(d["camera"]["height"]),
+                width=int(d["camera"]["width"]),
+                fps=float(d["fps"]),
+                signals=dict(d["signals"]),
+                source=str(d["source"]),
+                encoding=str(d.get("encoding", "ffv1")),
+                extra=dict(d.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise LogFormatError(f"{where}: malformed dataset metadata ({e})") from e
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpisodeInfo:
+    """One finalised episode.
+
+    Attributes:
+        name: Folder name, ``ep_XXXXX``.
+        path: Absolute path of the episode folder.
+        num_frames: Number of frames (= rows of ``signals.csv``).
+        duration_s: Last minus first timestamp.
+        meta: Producer metadata (seed, camera, group, ...).
+    """
+
+    name: str
+    path: Path
+    num_frames: int
+    duration_s: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        """Episodes of one group (e.g. the left/centre/right cameras of one drive) are
+        never split between training and validation."""
+        return str(self.meta.get("group", self.name))
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class EpisodeWriter:
+    """Appends frames and signals to one episode; :meth:`close` finalises it atomically.
+
+    Made by :meth:`LogWriter.episode`, not directly. Use as a context manager: an
+    exception inside the block discards the episode.
+    """
+
+    def __init__(self, owner: LogWriter, name: str, meta: dict[str, Any]) -> None:
+        self._owner = owner
+        self._dmeta = owner.meta
+        self.name = name
+        self.meta = dict(meta)
+        self._final = owner._staging / "episodes" / name
+        self._dir = owner._staging / "episodes" / f".{name}.partial"
+        if self._dir.exists():
+            shutil.rmtree(self._dir)
+        self._dir.mkdir(parents=True)
+        fname, fourcc = ENCODINGS[self._dmeta.encoding]
+        self._video_path = self._dir / fname
+        self._video = cv2.VideoWriter(
+            str(self._video_path),
+            cv2.VideoWriter_fourcc(*fourcc),
+            float(self._dmeta.fps),
+            (self._dmeta.width, self._dmeta.height),
+        )
+        if not self._video.isOpened():
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise RuntimeError(
+                f"OpenCV cannot write {fourcc} video to {self._video_path}; "
+                "is opencv-python-headless installed with FFmpeg support?"
+            )
+        self._rows: list[list[float]] = []
+        self._done = False
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def append(self, frame: np.ndarray, *, timestamp: float, **signals: float) -> None:
+        """Add one frame.
+
+        Args:
+            frame: RGB image, uint8, shape (H, W, 3) as declared in the dataset metadata.
+            timestamp: Seconds; strictly increasing within an episode.
+            **signals: Exactly the dataset's signals, finite numbers in their units.
+
+        Raises:
+            LogFormatError: naming the episode and frame index at fault.
+        """
+        if self._done:
+            raise RuntimeError(f"episode {self.name} is already closed")
+        i = len(self._rows)
+        where = f"episode {self.name}, frame {i}"
+        h, w = self._dmeta.height, self._dmeta.width
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.shape != (h, w, 3):
+            got = (
+                f"{frame.dtype} array of shape {frame.shape}"
+                if isinstance(frame, np.ndarray)
+                else type(frame).__name__
+            )
+            raise LogFormatError(f"{where}: expected a uint8 RGB frame of shape {(h, w, 3)}, got {got}")
+        names = self._dmeta.signal_names
+        if set(signals) != set(names):
+            missing = sorted(set(names) - set(signals))
+            extra = sorted(set(signals) - set(names))
+            raise LogFormatError(f"{where}: signals do not match the dataset: missing {missing}, unexpected {extra}")
+        row = [float(timestamp)] + [float(signals[n]) for n in names]
+        for name, v in zip(["timestamp", *names], row, strict=True):
+            if not math.isfinite(v):
+                raise LogFormatError(f"{where}: {name} is not finite ({v})")
+        if self._rows and row[0] <= self._rows[-1][0]:
+            raise LogFormatError(
+                f"{where}: timestamp {row[0]} does not increase (previous {self._rows[-1][0]})"
+            )
+        self._video.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        self._rows.append(row)
+
+    def close(self) -> EpisodeInfo:
+        """Finalise: write signals and metadata, then rename the folder into place."""
+        if self._done:
+            raise RuntimeError(f"episode {self.name} is already closed")
+        self._video.release()
+        if not self._rows:
+            self.abort()
+            raise LogFormatError(f"episode {self.name}: empty episode (no frames appended)")
+        with open(self._dir / "signals.csv", "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["timestamp", *self._dmeta.signal_names])
+            wr.writerows([[repr(v) for v in r] for r in self._rows])
+        duration = self._rows[-1][0] - self._rows[0][0]
+        _write_json_atomic(
+            self._dir / "episode.json",
+            {"num_frames": len(self._rows), "duration_s": duration, "meta": self.meta},
+        )
+        os.replace(self._dir, self._final)
+        self._done = True
+        info = EpisodeInfo(
+            name=self.name, path=self._final, num_frames=len(self._rows), duration_s=duration, meta=self.meta
+        )
+        self._owner._episode_closed(info)
+        return info
+
+    def abort(self) -> None:
+        """Discard the episode."""
+        if not self._done:
+            self._video.release()
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._done = True
+            self._owner._episode_aborted(self)
+
+    def __enter__(self) -> EpisodeWriter:
+        return self
+
+    def __exit__(self, et: type | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if et is None:
+            if not self._done:
+                self.close()
+        else:
+            self.abort()
+
+
+class LogWriter:
+    """Writes a dataset; the single entry point for the simulator recorder and importers.
+
+    Example::
+
+        with LogWriter(root, height=78, width=200, fps=30, signals={"steering": "1/m"},
+                       source="simulator") as log:
+            with log.episode(meta={"seed": 0}) as ep:
+                ep.append(frame, timestamp=0.0, steering=0.01)
+
+    Args:
+        root: Destination folder; must not exist unless ``overwrite``.
+        height, width: Camera image size.
+        fps: Nominal frame rate.
+        signals: Signal name -> unit, in column order.
+        source: Producer description stored in the metadata.
+        encoding: Frame container, a key of :data:`ENCODINGS`.
+        overwrite: Replace an existing dataset at ``root`` (only once the new one is complete).
+        extra: Free-form producer metadata.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        height: int,
+        width: int,
+        fps: float,
+        signals: Mapping[str, str],
+        source: str,
+        encoding: str = "ffv1",
+        overwrite: bool = False,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.meta = DatasetMeta(
+            height=int(height),
+            width=int(width),
+            fps=float(fps),
+            signals=dict(signals),
+            source=source,
+            encoding=encoding,
+            extra=dict(extra or {}),
+        )
+        if self.root.exists() and not overwrite:
+            raise FileExistsError(f"{self.root} exists; choose another path or pass overwrite=True")
+        self._staging = self.root.with_name(self.root.name + ".incomplete")
+        if self._staging.exists():
+            shutil.rmtree(self._staging)  # left by an interrupted earlier write
+        (self._staging / "episodes").mkdir(parents=True)
+        self._episodes: list[EpisodeInfo] = []
+        self._open: EpisodeWriter | None = None
+        self._closed = False
+
+    @property
+    def episodes(self) -> list[EpisodeInfo]:
+        return list(self._episodes)
+
+    def episode(self, *, meta: Mapping[str, Any] | None = None) -> EpisodeWriter:
+        """Start the next episode (one at a time)."""
+        if self._closed:
+            raise RuntimeError(f"LogWriter for {self.root} is closed")
+        if self._open is not None:
+            raise RuntimeError(f"episode {self._open.name} is still open; close it first")
+        name = f"ep_{len(self._episodes):05d}"
+        self._open = EpisodeWriter(self, name, dict(meta or {}))
+        return self._open
+
+    def _episode_closed(self, info: EpisodeInfo) -> None:
+        self._episodes.append(info)
+        self._open = None
+
+    def _episode_aborted(self, ep: EpisodeWriter) -> None:
+        if self._open is ep:
+            self._open = None
+
+    def close(self) -> Path:
+        """Finalise the dataset and move it to ``root``. Returns ``root``."""
+        if self._closed:
+            return self.root
+        if self._open is not None:
+            raise RuntimeError(f"episode {self._open.name} is still open; close it first")
+        if not self._episodes:
+            self.abort()
+            raise LogFormatError(f"{self.root}: no episodes were written; nothing to save")
+        index = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **self.meta.to_json(),
+            "episodes": [
+                {"name": e.name, "num_frames": e.num_frames, "duration_s": e.duration_s}
+                for e in self._episodes
+            ],
+        }
+        _write_json_atomic(self._staging / "dataset.json", index)
+        old = None
+        if self.root.exists():
+            old = self.root.with_name(f".{self.root.name}.old-{uuid.uuid4().hex[:8]}")
+            os.replace(self.root, old)
+        os.replace(self._staging, self.root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self._closed = True
+        self._episodes = [
+            EpisodeInfo(
+                name=e.name,
+                path=self.root / "episodes" / e.name,
+                num_frames=e.num_frames,
+                duration_s=e.duration_s,
+                meta=e.meta,
+            )
+            for e in self._episodes
+        ]
+        return self.root
+
+    def abort(self) -> None:
+        """Discard everything written so far; ``root`` is left untouched."""
+        if self._open is not None:
+            self._open.abort()
+        shutil.rmtree(self._staging, ignore_errors=True)
+        self._closed = True
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, et: type | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if et is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class DrivingLog:
+    """Reads and validates a dataset written by :class:`LogWriter`.
+
+    Opening checks the metadata and that every listed episode is present; signals are
+    validated when read (row count, monotone timestamps, finite values) and frames when
+    decoded (count and image shape).
+
+    Args:
+        root: Dataset folder.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).absolute()
+        index_path = self.root / "dataset.json"
+        if not index_path.is_file():
+            hint = ""
+            if self.root.with_name(self.root.name + ".incomplete").exists():
+                hint = " (an interrupted write left an .incomplete folder beside it)"
+            elif self.root.is_dir():
+                hint = " (the folder exists but has no dataset.json: incomplete or not a dataset)"
+            raise LogFormatError(f"{index_path}: not found; {self.root} is not a complete lnn_drive dataset{hint}")
+        try:
+            index = json.loads(index_path.read_text())
+        except json.JSONDecodeError as e:
+            raise LogFormatError(f"{index_path}: invalid JSON ({e})") from e
+        if index.get("format") != FORMAT_NAME:
+            raise LogFormatError(f"{index_path}: format is {index.get('format')!r}, expected {FORMAT_NAME!r}")
+        if int(index.get("version", -1)) > FORMAT_VERSION:
+            raise LogFormatError(
+                f"{index_path}: format version {index['version']} is newer than this reader ({FORMAT_VERSION})"
+            )
+        self.meta = DatasetMeta.from_json(index, where=str(index_path))
+        self.episodes: list[EpisodeInfo] = []
+        for entry in index.get("episodes", []):
+            ep_dir = self.root / "episodes" / entry["name"]
+            ep_json = ep_dir / "episode.json"
+            if not ep_json.is_file():
+                raise LogFormatError(f"{ep_json}: missing; episode {entry['name']} is listed in {index_path}")
+            ed = json.loads(ep_json.read_text())
+            self.episodes.append(
+                EpisodeInfo(
+                    name=entry["name"],
+                    path=ep_dir,
+                    num_frames=int(ed["num_frames"]),
+                    duration_s=float(ed["duration_s"]),
+                    meta=dict(ed.get("meta", {})),
+                )
+            )
+        if not self.episodes:
+            raise LogFormatError(f"{index_path}: the dataset lists no episodes")
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def num_frames(self) -> int:
+        return sum(e.num_frames for e in self.episodes)
+
+    def video_path(self, ep: EpisodeInfo) -> Path:
+        return ep.path / ENCODINGS[self.meta.encoding][0]
+
+    def signals(self, ep: EpisodeInfo) -> dict[str, np.ndarray]:
+        """Read and validate ``signals.csv``.
+
+        Returns:
+            Column name -> float64 array of shape (num_frames,), ``timestamp`` first.
+        """
+        path = ep.path / "signals.csv"
+        expected = ["timestamp", *self.meta.signal_names]
+        try:
+            with open(path, newline="") as f:
+                rows = list(csv.reader(f))
+        except OSError as e:
+            raise LogFormatError(f"{path}: cannot read ({e})") from e
+        if not rows or rows[0] != expected:
+            raise LogFormatError(f"{path}: header {rows[0] if rows else None} != expected {expected}")
+        body = rows[1:]
+        if len(body) != ep.num_frames:
+            raise LogFormatError(f"{path}: {len(body)} rows but the episode has {ep.num_frames} frames")
+        data = np.empty((len(body), len(expected)), np.float64)
+        for r, row in enumerate(body):
+            line = r + 2  # 1-based, after the header
+            if len(row) != len(expected):
+                raise LogFormatError(f"{path}, line {line}: {len(row)} fields, expected {len(expected)}")
+            try:
+                data[r] = [float(v) for v in row]
+            except ValueError as e:
+                raise LogFormatError(f"{path}, line {line}: non-numeric value ({e})") from e
+            bad = [n for n, v in zip(expected, data[r], strict=True) if not math.isfinite(v)]
+            if bad:
+                raise LogFormatError(f"{path}, line {line}: non-finite {bad}")
+            if r and data[r, 0] <= data[r - 1, 0]:
+                raise LogFormatError(f"{path}, line {line}: timestamp {data[r, 0]} does not increase")
+        return {n: data[:, j].copy() for j, n in enumerate(expected)}
+
+    def iter_frames(self, ep: EpisodeInfo) -> Iterator[np.ndarray]:
+        """Decode frames one by one as RGB uint8 (H, W, 3), checking shape and count."""
+        path = self.video_path(ep)
+        if not path.is_file():
+            raise LogFormatError(f"{path}: missing frame file for episode {ep.name}")
+        cap = cv2.VideoCapture(str(path))
+        try:
+            if not cap.isOpened():
+                raise LogFormatError(f"{path}: cannot open video (corrupt or truncated?)")
+            want = (self.meta.height, self.meta.width, 3)
+            n = 0
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    break
+                if bgr.shape != want:
+                    raise LogFormatError(f"{path}, frame {n}: shape {bgr.shape} != dataset camera {want}")
+                n += 1
+                if n > ep.num_frames:
+                    raise LogFormatError(f"{path}: more than the {ep.num_frames} frames the episode declares")
+                yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            if n != ep.num_frames:
+                raise LogFormatError(
+                    f"{path}: decoded {n} frames but signals.csv has {ep.num_frames} rows (truncated or corrupt video?)"
+                )
+        finally:
+            cap.release()
+
+    def frames(self, ep: EpisodeInfo) -> np.ndarray:
+        """All frames of an episode, RGB uint8 of shape (N, H, W, 3)."""
+        out = np.empty((ep.num_frames, self.meta.height, self.meta.width, 3), np.uint8)
+        for i, f in enumerate(self.iter_frames(ep)):
+            out[i] = f
+        return out
+
+    def validate(self, *, decode: bool = True) -> None:
+        """Check every episode's signals and (if ``decode``) frames; raises on the first fault."""
+        for ep in self.episodes:
+            self.signals(ep)
+            if decode:
+                for _ in self.iter_frames(ep):
+                    pass

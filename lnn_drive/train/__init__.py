@@ -1,0 +1,1 @@
+"""lnn_drive.train"""
