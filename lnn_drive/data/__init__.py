@@ -23,3 +23,22 @@ __all__ = [
     "LogWriter",
     "Preprocess",
 ]
+
+from lnn_drive.data.augment import Augment, AugmentConfig  # noqa: E402
+from lnn_drive.data.dataset import (  # noqa: E402
+    DataSplit,
+    SequenceDataset,
+    build_datasets,
+    make_loader,
+    steering_balance_weights,
+)
+
+__all__ += [
+    "Augment",
+    "AugmentConfig",
+    "DataSplit",
+    "SequenceDataset",
+    "build_datasets",
+    "make_loader",
+    "steering_balance_weights",
+]

@@ -1,0 +1,358 @@
+"""From driving logs to training batches: windows, split, balancing, augmentation.
+
+``build_datasets(cfg)`` turns the ``data`` config group into a :class:`DataSplit` of two
+:class:`SequenceDataset` s; ``make_loader`` wraps one in a ``DataLoader``. A window is
+``window`` consecutive frames of one episode (never crossing an episode boundary) with
+their target signals. Frames are served as uint8 (B, T, 3, H, W): the model standardises
+them (``Preprocess.standardise``) in its forward, exactly as in closed loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
+
+from lnn_drive.data.augment import Augment, AugmentConfig, gather_windows
+from lnn_drive.data.cache import FrameCache, load_or_build_cache
+from lnn_drive.data.preprocess import Preprocess
+
+log = logging.getLogger(__name__)
+
+
+class SequenceDataset(Dataset):
+    """Windows of consecutive frames with per-frame targets.
+
+    Items are ``(frames, targets)``: uint8 tensor (T, 3, H, W) and float32 tensor (T, k).
+    ``__getitems__`` fetches a whole batch at once (torch's DataLoader uses it), which is
+    where augmentation is vectorised; randomness is drawn from a generator seeded by
+    (seed, epoch, indices), so a batch is the same whichever worker or rank builds it.
+
+    Args:
+        caches: Frame caches the windows index into.
+        windows: (M, 2) int64 rows of (cache index, first frame in that cache).
+        targets: Per cache, (N_c, k) float32 target columns aligned with its frames.
+        window: T, frames per window.
+        target_names: Names of the k target columns.
+        augment: Training-time augmentation, or ``None``.
+        seed: Seed of the augmentation draws.
+        sample_weights: (M,) weights for steering balancing, or ``None``.
+    """
+
+    def __init__(
+        self,
+        *,
+        caches: Sequence[FrameCache],
+        windows: np.ndarray,
+        targets: Sequence[np.ndarray],
+        window: int,
+        target_names: Sequence[str],
+        augment: Augment | None = None,
+        seed: int = 0,
+        sample_weights: np.ndarray | None = None,
+    ) -> None:
+        self.caches = list(caches)
+        self.windows = np.asarray(windows, np.int64).reshape(-1, 2)
+        self.targets = list(targets)
+        self.window = int(window)
+        self.target_names = list(target_names)
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.sample_weights = sample_weights
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next epoch's augmentation draws differ from the last one's."""
+        self.epoch = int(epoch)
+
+    def window_targets(self) -> np.ndarray:
+        """All windows' targets, (M, T, k) float32, without augmentation."""
+        t = np.arange(self.window)
+        out = np.empty((len(self), self.window, len(self.target_names)), np.float32)
+        for c, tg in enumerate(self.targets):
+            sel = self.windows[:, 0] == c
+            out[sel] = tg[self.windows[sel, 1][:, None] + t]  # (m, T, k)
+        return out
+
+    def get_batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames uint8 (B, T, 3, H, W) and targets float32 (B, T, k) for ``indices``."""
+        idx = np.asarray(indices, np.int64)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"window index out of range for {len(self)} windows")
+        rows = self.windows[idx]
+        b, t = len(rows), self.window
+        aug = None
+        if self.augment is not None and b:
+            rng = np.random.default_rng([self.seed, self.epoch, *(int(i) % 2**32 for i in idx)])
+            aug = self.augment.draw(rng, b)
+        first = self.caches[0].frames
+        frames = np.empty((b, t, *first.shape[1:]), np.uint8)
+        targets = np.empty((b, t, len(self.target_names)), np.float32)
+        for c in np.unique(rows[:, 0]) if b else []:
+            sel = np.flatnonzero(rows[:, 0] == c)
+            starts = rows[sel, 1]
+            frames[sel] = gather_windows(
+                self.caches[c].frames, starts, t, None if aug is None else aug.shift[sel]
+            )
+            targets[sel] = self.targets[c][starts[:, None] + np.arange(t)]  # (m, T, k)
+        if aug is not None:
+            self.augment.photometric(frames, aug)
+            self.augment.correct_targets(targets, aug)
+        return torch.from_numpy(frames), torch.from_numpy(targets)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        frames, targets = self.get_batch(indices)
+        return list(zip(frames, targets, strict=True))
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        frames, targets = self.get_batch([i])
+        return frames[0], targets[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSplit:
+    """Training and validation datasets plus what a model must remember about them.
+
+    Attributes:
+        train, val: Windows of disjoint episode groups.
+        preprocess: Geometry + standardisation, bound to the camera size.
+        targets: Target signal names (k of them).
+        units: Target name -> unit.
+        target_mean, target_std: (k,) statistics over training frames.
+        report: Counts of what was kept and dropped, for logs and notes.
+    """
+
+    train: SequenceDataset
+    val: SequenceDataset
+    preprocess: Preprocess
+    targets: list[str]
+    units: dict[str, str]
+    target_mean: np.ndarray
+    target_std: np.ndarray
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _cfg_get(cfg: Any, key: str, default: Any) -> Any:
+    if isinstance(cfg, Mapping):
+        return cfg.get(key, default)
+    return getattr(cfg, key, default)
+
+
+def _to_plain(x: Any) -> Any:
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(x, DictConfig | ListConfig):
+            return OmegaConf.to_container(x, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    return x
+
+
+def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
+    """Build the train/validation split from the ``data`` config group.
+
+    Keys (see ``conf/data/default.yaml``): ``roots``, ``targets``, ``window``, ``stride``,
+    ``val_fraction``, ``split_seed``, ``cache_dir``, ``preprocess``, ``augment``,
+    ``balance`` {enabled, bins}, ``dedup`` {enabled, threshold, max_fraction}, ``seed``.
+
+    Raises:
+        ValueError: naming the config key or dataset at fault.
+    """
+    cfg = _to_plain(cfg)
+    roots = list(_cfg_get(cfg, "roots", []))
+    if not roots:
+        raise ValueError("data.roots: no dataset given")
+    target_names = list(_cfg_get(cfg, "targets", ["steering"]))
+    if not target_names:
+        raise ValueError("data.targets: at least one target signal is needed")
+    window = int(_cfg_get(cfg, "window", 16))
+    stride = int(_cfg_get(cfg, "stride", 1))
+    if window < 1:
+        raise ValueError(f"data.window must be >= 1, got {window}")
+    if stride < 1:
+        raise ValueError(f"data.stride must be >= 1, got {stride}")
+    val_fraction = float(_cfg_get(cfg, "val_fraction", 0.2))
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+    seed = int(_cfg_get(cfg, "seed", 0))
+    preprocess = Preprocess(**dict(_cfg_get(cfg, "preprocess", {}) or {}))
+    cache_dir = _cfg_get(cfg, "cache_dir", None)
+    if cache_dir is None:
+        raise ValueError("data.cache_dir must be set")
+    dedup = dict(_cfg_get(cfg, "dedup", {}) or {})
+    balance = dict(_cfg_get(cfg, "balance", {}) or {})
+
+    caches = [
+        load_or_build_cache(r, preprocess, cache_dir, still_threshold=float(dedup.get("threshold", 0.5)), progress=progress)
+        for r in roots
+    ]
+    camera = {(c.log.meta.height, c.log.meta.width) for c in caches}
+    if len(camera) > 1:
+        raise ValueError(f"data.roots: datasets have different camera sizes {sorted(camera)}; use one size")
+    units: dict[str, str] = {}
+    for c in caches:
+        for name in target_names:
+            if name not in c.log.meta.signals:
+                raise ValueError(
+                    f"{c.log.root}: has no signal {name!r} (signals: {c.log.meta.signal_names}); check data.targets"
+                )
+            unit = c.log.meta.signals[name]
+            if units.setdefault(name, unit) != unit:
+                raise ValueError(f"{c.log.root}: signal {name!r} is in {unit}, other datasets use {units[name]}")
+    h, w = next(iter(camera))
+    preprocess = preprocess.with_input(h, w)
+
+    # Split by group (e.g. all cameras of one drive) so no drive is in both sets.
+    groups = sorted({(ci, e.info.group) for ci, c in enumerate(caches) for e in c.episodes})
+    rng = np.random.default_rng(int(_cfg_get(cfg, "split_seed", 0)))
+    order = rng.permutation(len(groups))
+    n_val = int(np.ceil(val_fraction * len(groups))) if val_fraction > 0 else 0
+    if val_fraction > 0 and len(groups) < 2:
+        raise ValueError(
+            f"data.val_fraction={val_fraction} needs at least 2 episode groups to split by episode, "
+            f"found {len(groups)}; add episodes or set data.val_fraction=0"
+        )
+    val_groups = {groups[i] for i in order[:n_val]}
+
+    targets = [
+        np.stack([np.concatenate([e.signals[n] for e in c.episodes]) for n in target_names], axis=1).astype(
+            np.float32
+        )
+        for c in caches
+    ]  # per cache (N_c, k)
+
+    rows: dict[str, list[tuple[int, int]]] = {"train": [], "val": []}
+    report = {"episodes": 0, "too_short": 0, "windows_dropped_still": 0, "episodes_val": 0}
+    max_still = float(dedup.get("max_fraction", 0.5))
+    for ci, c in enumerate(caches):
+        for e in c.episodes:
+            report["episodes"] += 1
+            split = "val" if (ci, e.info.group) in val_groups else "train"
+            report["episodes_val"] += split == "val"
+            if e.length < window:
+                report["too_short"] += 1
+                continue
+            starts = np.arange(0, e.length - window + 1, stride)
+            if dedup.get("enabled", False):
+                cum = np.concatenate([[0], np.cumsum(e.still)])
+                frac = (cum[starts + window] - cum[starts]) / window
+                keep = frac <= max_still
+                report["windows_dropped_still"] += int((~keep).sum())
+                starts = starts[keep]
+            rows[split].extend((ci, e.start + int(s)) for s in starts)
+    if report["too_short"]:
+        log.warning(
+            "%d of %d episodes are shorter than the window (%d frames) and give no windows",
+            report["too_short"], report["episodes"], window,
+        )
+    if report["windows_dropped_still"]:
+        log.info("dropped %d near-duplicate windows (car standing still)", report["windows_dropped_still"])
+    if not rows["train"]:
+        raise ValueError(
+            f"no training windows: {report['episodes']} episodes, window={window}; "
+            "use shorter windows or more data"
+        )
+    train_rows = np.array(rows["train"], np.int64)
+    val_rows = np.array(rows["val"], np.int64).reshape(-1, 2)
+
+    # Statistics over the frames the training windows cover.
+    covered = [np.zeros(len(t), bool) for t in targets]
+    for ci, s in train_rows:
+        covered[ci][s : s + window] = True
+    train_y = np.concatenate([t[m] for t, m in zip(targets, covered, strict=True)])
+    mean = train_y.mean(axis=0)
+    std = np.maximum(train_y.std(axis=0), 1e-6)
+
+    aug_cfg = AugmentConfig.from_config(_cfg_get(cfg, "augment", {}) or {})
+    augment = (
+        Augment(aug_cfg, window_shape=(window, *preprocess.output_shape), target_names=target_names, seed=seed)
+        if aug_cfg.enabled
+        else None
+    )
+    common = dict(caches=caches, targets=targets, window=window, target_names=target_names)
+    train = SequenceDataset(windows=train_rows, augment=augment, seed=seed, **common)
+    val = SequenceDataset(windows=val_rows, augment=None, seed=seed, **common)
+    if balance.get("enabled", False):
+        train.sample_weights = steering_balance_weights(
+            train.window_targets()[:, :, 0].mean(axis=1), bins=int(balance.get("bins", 21))
+        )
+    report.update(windows_train=len(train), windows_val=len(val))
+    return DataSplit(
+        train=train,
+        val=val,
+        preprocess=preprocess,
+        targets=target_names,
+        units=units,
+        target_mean=mean,
+        target_std=std,
+        report=report,
+    )
+
+
+def steering_balance_weights(values: np.ndarray, *, bins: int = 21) -> np.ndarray:
+    """Per-sample weights flattening the histogram of ``values`` (e.g. mean steering of
+    each window), normalised to mean 1: rare sharp turns are drawn as often as straights.
+
+    Args:
+        values: (M,) one value per window.
+        bins: Histogram bins over the value range.
+    """
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        return np.zeros(0)
+    lo, hi = values.min(), values.max()
+    if hi <= lo:
+        return np.ones_like(values)
+    which = np.clip(((values - lo) / (hi - lo) * bins).astype(int), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    wts = 1.0 / counts[which]
+    return wts / wts.mean()
+
+
+def _collate(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    frames, targets = zip(*batch, strict=True)
+    return torch.stack(frames), torch.stack(targets)
+
+
+def make_loader(
+    ds: SequenceDataset,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    num_workers: int = 0,
+    sampler: Sampler | None = None,
+    drop_last: bool = False,
+) -> DataLoader:
+    """A DataLoader yielding (frames uint8 (B, T, 3, H, W), targets float32 (B, T, k)).
+
+    With ``shuffle`` and ``ds.sample_weights`` set, windows are drawn by weight (steering
+    balancing). Pass ``sampler`` (e.g. a ``DistributedSampler``) to take over ordering.
+    """
+    if sampler is None and shuffle:
+        gen = torch.Generator().manual_seed(seed)
+        if ds.sample_weights is not None:
+            sampler = WeightedRandomSampler(
+                torch.as_tensor(ds.sample_weights, dtype=torch.double), len(ds), replacement=True, generator=gen
+            )
+        else:
+            sampler = torch.utils.data.RandomSampler(ds, generator=gen)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=False,
+        sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        drop_last=drop_last,
+        persistent_workers=num_workers > 0,
+    )
