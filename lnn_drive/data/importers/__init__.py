@@ -1,0 +1,15 @@
+"""Importers: other recording formats into the project's driving-log format, all through
+:class:`~lnn_drive.data.log.LogWriter`."""
+
+from lnn_drive.data.importers.common import ImportSummary, resolve_frame_path
+from lnn_drive.data.importers.udacity import UdacityImportConfig, import_udacity
+from lnn_drive.data.importers.video import VideoImportConfig, import_video
+
+__all__ = [
+    "ImportSummary",
+    "UdacityImportConfig",
+    "VideoImportConfig",
+    "import_udacity",
+    "import_video",
+    "resolve_frame_path",
+]

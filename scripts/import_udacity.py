@@ -1,0 +1,17 @@
+"""`import-udacity`: see conf/import_udacity.yaml for options."""
+
+import hydra
+from omegaconf import DictConfig
+
+from lnn_drive.cli import user_errors
+from lnn_drive.data.commands import import_udacity_command
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="import_udacity")
+def main(cfg: DictConfig) -> None:
+    with user_errors():
+        import_udacity_command(cfg)
+
+
+if __name__ == "__main__":
+    main()
