@@ -40,7 +40,7 @@ def parse_float(value: str, *, where: str, column: str) -> float:
     except (TypeError, ValueError):
         raise LogFormatError(f"{where}: {column} {value!r} is not a number") from None
     if not math.isfinite(v):
-        raise LogFormatError(f"{where}: {column} is {value!r}, not a finite number")
+        raise LogFormatError(f"{where}: {column} {value!r} is not a finite number")
     return v
 
 

@@ -122,9 +122,16 @@ def read_controls(path: Path, time_column: str, columns: dict[str, str], time_sc
 
 
 def align_controls(
-    frame_t: np.ndarray, ctrl: dict[str, np.ndarray], *, align: str, max_gap_s: float, where: str
+    frame_t: np.ndarray,
+    ctrl: dict[str, np.ndarray],
+    *,
+    align: str,
+    max_gap_s: float,
+    where: str,
+    first_frame: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Controls at each frame time (all frames inside the CSV's time range).
+    """Controls at each frame time (all frames inside the CSV's time range); frame
+    ``k`` of ``frame_t`` is called frame ``first_frame + k`` in errors.
 
     Raises:
         LogFormatError: a frame farther than ``max_gap_s`` from usable rows, naming it.
@@ -140,7 +147,7 @@ def align_controls(
         if bad.size:
             i = bad[0]
             raise LogFormatError(
-                f"{where}: frame {i} at {frame_t[i]:.3f} s is {gap[i]:.3f} s from the nearest control row "
+                f"{where}: frame {first_frame + i} at {frame_t[i]:.3f} s is {gap[i]:.3f} s from the nearest control row "
                 f"(max_gap_s={max_gap_s}); {bad.size} frame(s) affected"
             )
         for k, v in ctrl.items():
@@ -152,7 +159,7 @@ def align_controls(
         if bad.size:
             i = bad[0]
             raise LogFormatError(
-                f"{where}: frame {i} at {frame_t[i]:.3f} s falls in a {span[i]:.3f} s gap between control rows "
+                f"{where}: frame {first_frame + i} at {frame_t[i]:.3f} s falls in a {span[i]:.3f} s gap between control rows "
                 f"(max_gap_s={max_gap_s}); {bad.size} frame(s) affected"
             )
         for k, v in ctrl.items():
@@ -222,7 +229,8 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
                 if bgr.shape[:2] != (h, w):
                     raise LogFormatError(f"{video}, frame {i - 1}: size {bgr.shape[1]}x{bgr.shape[0]} != {w}x{h}")
                 vals = align_controls(
-                    np.array([ft]), ctrl, align=cfg.align, max_gap_s=cfg.max_gap_s, where=f"{video} vs {csv_path}"
+                    np.array([ft]), ctrl, align=cfg.align, max_gap_s=cfg.max_gap_s,
+                    where=f"{video} vs {csv_path}", first_frame=i - 1,
                 )
                 ep.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), timestamp=ft, **{k: float(v[0]) for k, v in vals.items()})
                 n_in += 1
