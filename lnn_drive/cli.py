@@ -33,8 +33,11 @@ def dataclass_from_cfg(cls: type[T], cfg: DictConfig | dict[str, Any]) -> T:
     left as ``???`` is reported by name."""
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     if isinstance(cfg, DictConfig):
-        missing = [n for n in names if n in cfg.keys() and OmegaConf.is_missing(cfg, n)]
+        keys = set(cfg.keys())  # `in` on a DictConfig is False for ??? values
+        missing = [n for n in names if n in keys and OmegaConf.is_missing(cfg, n)]
         if missing:
-            raise ValueError(f"missing required option(s): {', '.join(missing)} (pass e.g. {missing[0]}=...)")
+            raise ValueError(
+                f"missing required option(s): {', '.join(missing)} (pass e.g. {missing[0]}=...)"
+            )
         cfg = OmegaConf.to_container(cfg, resolve=True)
     return cls(**{k: v for k, v in cfg.items() if k in names})  # type: ignore[call-arg]

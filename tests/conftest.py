@@ -48,8 +48,13 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
         rng = np.random.default_rng(0)
         root = tmp_path / name
         with LogWriter(
-            root, height=h, width=w, fps=30, signals={"steering": "1/m", "speed": "m/s"},
-            source="test", encoding=encoding,
+            root,
+            height=h,
+            width=w,
+            fps=30,
+            signals={"steering": "1/m", "speed": "m/s"},
+            source="test",
+            encoding=encoding,
         ) as log:
             for e, n in enumerate(lengths):
                 meta = {"group": groups[e]} if groups else {}

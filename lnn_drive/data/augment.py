@@ -107,7 +107,12 @@ class Augment:
     NOISE_LEVELS = 4
 
     def __init__(
-        self, cfg: AugmentConfig, *, window_shape: tuple[int, int, int, int], target_names: list[str], seed: int
+        self,
+        cfg: AugmentConfig,
+        *,
+        window_shape: tuple[int, int, int, int],
+        target_names: list[str],
+        seed: int,
     ) -> None:
         self.cfg = cfg
         self.window_shape = tuple(window_shape)
@@ -203,9 +208,7 @@ class Augment:
             if aug.shadow[i] is not None:
                 dark = cv2.LUT(v, aug.shadow_lut[i])
                 cv2.LUT(v, aug.lut[i], dst=v)
-                np.copyto(
-                    frames[i], dark.reshape(t, ch, h, w), where=aug.shadow[i][None, None]
-                )
+                np.copyto(frames[i], dark.reshape(t, ch, h, w), where=aug.shadow[i][None, None])
             else:
                 cv2.LUT(v, aug.lut[i], dst=v)
             lvl = aug.noise_level[i]

@@ -68,7 +68,9 @@ class FrameCache:
 
 def _fingerprint(dlog: DrivingLog, preprocess: Preprocess) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"v": CACHE_VERSION, "pre": preprocess.to_config()}, sort_keys=True).encode())
+    h.update(
+        json.dumps({"v": CACHE_VERSION, "pre": preprocess.to_config()}, sort_keys=True).encode()
+    )
     h.update(str(dlog.root).encode())
     for p in [dlog.root / "dataset.json"] + [
         f for ep in dlog.episodes for f in sorted(ep.path.iterdir())
@@ -151,7 +153,9 @@ def _build(dlog: DrivingLog, pre: Preprocess, folder: Path, *, progress: bool) -
         np.savez(tmp / "signals.npz", **{k: np.concatenate(v) for k, v in columns.items()})
         np.save(tmp / "diffs.npy", diffs)
         (tmp / "index.json").write_text(
-            json.dumps({"version": CACHE_VERSION, "preprocess": pre.to_config(), "episodes": entries})
+            json.dumps(
+                {"version": CACHE_VERSION, "preprocess": pre.to_config(), "episodes": entries}
+            )
         )
         if folder.exists():  # built concurrently by another process: keep theirs
             shutil.rmtree(tmp)

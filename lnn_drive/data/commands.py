@@ -10,7 +10,12 @@ from typing import Any
 from omegaconf import DictConfig
 
 from lnn_drive.cli import dataclass_from_cfg
-from lnn_drive.data.importers import UdacityImportConfig, VideoImportConfig, import_udacity, import_video
+from lnn_drive.data.importers import (
+    UdacityImportConfig,
+    VideoImportConfig,
+    import_udacity,
+    import_video,
+)
 from lnn_drive.data.inspect_log import format_summary, summarize, write_histograms
 
 
@@ -29,7 +34,9 @@ def import_video_command(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _report(summary: dict[str, Any]) -> None:
-    print(f"wrote {summary['frames']} frames in {summary['episodes']} episode(s) to {summary['out']}")
+    print(
+        f"wrote {summary['frames']} frames in {summary['episodes']} episode(s) to {summary['out']}"
+    )
     for note in summary["notes"]:
         print(f"note: {note}")
     print(format_summary(summarize(summary["out"])))

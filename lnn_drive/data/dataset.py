@@ -192,12 +192,20 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
     balance = dict(_cfg_get(cfg, "balance", {}) or {})
 
     caches = [
-        load_or_build_cache(r, preprocess, cache_dir, still_threshold=float(dedup.get("threshold", 0.5)), progress=progress)
+        load_or_build_cache(
+            r,
+            preprocess,
+            cache_dir,
+            still_threshold=float(dedup.get("threshold", 0.5)),
+            progress=progress,
+        )
         for r in roots
     ]
     camera = {(c.log.meta.height, c.log.meta.width) for c in caches}
     if len(camera) > 1:
-        raise ValueError(f"data.roots: datasets have different camera sizes {sorted(camera)}; use one size")
+        raise ValueError(
+            f"data.roots: datasets have different camera sizes {sorted(camera)}; use one size"
+        )
     units: dict[str, str] = {}
     for c in caches:
         for name in target_names:
@@ -207,7 +215,9 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
                 )
             unit = c.log.meta.signals[name]
             if units.setdefault(name, unit) != unit:
-                raise ValueError(f"{c.log.root}: signal {name!r} is in {unit}, other datasets use {units[name]}")
+                raise ValueError(
+                    f"{c.log.root}: signal {name!r} is in {unit}, other datasets use {units[name]}"
+                )
     h, w = next(iter(camera))
     preprocess = preprocess.with_input(h, w)
 
@@ -224,9 +234,9 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
     val_groups = {groups[i] for i in order[:n_val]}
 
     targets = [
-        np.stack([np.concatenate([e.signals[n] for e in c.episodes]) for n in target_names], axis=1).astype(
-            np.float32
-        )
+        np.stack(
+            [np.concatenate([e.signals[n] for e in c.episodes]) for n in target_names], axis=1
+        ).astype(np.float32)
         for c in caches
     ]  # per cache (N_c, k)
 
@@ -252,10 +262,15 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
     if report["too_short"]:
         log.warning(
             "%d of %d episodes are shorter than the window (%d frames) and give no windows",
-            report["too_short"], report["episodes"], window,
+            report["too_short"],
+            report["episodes"],
+            window,
         )
     if report["windows_dropped_still"]:
-        log.info("dropped %d near-duplicate windows (car standing still)", report["windows_dropped_still"])
+        log.info(
+            "dropped %d near-duplicate windows (car standing still)",
+            report["windows_dropped_still"],
+        )
     if not rows["train"]:
         raise ValueError(
             f"no training windows: {report['episodes']} episodes, window={window}; "
@@ -274,7 +289,12 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
 
     aug_cfg = AugmentConfig.from_config(_cfg_get(cfg, "augment", {}) or {})
     augment = (
-        Augment(aug_cfg, window_shape=(window, *preprocess.output_shape), target_names=target_names, seed=seed)
+        Augment(
+            aug_cfg,
+            window_shape=(window, *preprocess.output_shape),
+            target_names=target_names,
+            seed=seed,
+        )
         if aug_cfg.enabled
         else None
     )
@@ -342,7 +362,10 @@ def make_loader(
         gen = torch.Generator().manual_seed(seed)
         if ds.sample_weights is not None:
             sampler = WeightedRandomSampler(
-                torch.as_tensor(ds.sample_weights, dtype=torch.double), len(ds), replacement=True, generator=gen
+                torch.as_tensor(ds.sample_weights, dtype=torch.double),
+                len(ds),
+                replacement=True,
+                generator=gen,
             )
         else:
             sampler = torch.utils.data.RandomSampler(ds, generator=gen)

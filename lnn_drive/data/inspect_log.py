@@ -11,7 +11,9 @@ import numpy as np
 from lnn_drive.data.log import DrivingLog
 
 
-def summarize(root: str | os.PathLike[str], *, decode: bool = False, bins: int = 10) -> dict[str, Any]:
+def summarize(
+    root: str | os.PathLike[str], *, decode: bool = False, bins: int = 10
+) -> dict[str, Any]:
     """Read (and with ``decode`` fully validate) a dataset and summarise it.
 
     Returns:
@@ -27,7 +29,12 @@ def summarize(root: str | os.PathLike[str], *, decode: bool = False, bins: int =
         for n in columns:
             columns[n].append(sig[n])
         episodes.append(
-            {"name": ep.name, "frames": ep.num_frames, "duration_s": round(ep.duration_s, 3), **ep.meta}
+            {
+                "name": ep.name,
+                "frames": ep.num_frames,
+                "duration_s": round(ep.duration_s, 3),
+                **ep.meta,
+            }
         )
     signals = {}
     for n, parts in columns.items():
@@ -69,13 +76,20 @@ def format_summary(s: dict[str, Any], *, max_episodes: int = 20) -> str:
     ]
     for e in s["episode_table"][:max_episodes]:
         meta = {k: v for k, v in e.items() if k not in ("name", "frames", "duration_s")}
-        out.append(f"{e['name']:<10} {e['frames']:>7} {e['duration_s']:>10.2f}  {meta if meta else ''}")
+        out.append(
+            f"{e['name']:<10} {e['frames']:>7} {e['duration_s']:>10.2f}  {meta if meta else ''}"
+        )
     if len(s["episode_table"]) > max_episodes:
         out.append(f"... {len(s['episode_table']) - max_episodes} more")
-    out += ["", f"{'signal':<10} {'unit':<6} {'min':>10} {'max':>10} {'mean':>10} {'std':>10}  histogram"]
+    out += [
+        "",
+        f"{'signal':<10} {'unit':<6} {'min':>10} {'max':>10} {'mean':>10} {'std':>10}  histogram",
+    ]
     for n, d in s["signals"].items():
         counts = np.asarray(d["hist"]["counts"], float)
-        bars = "".join(" .:-=+*#%@"[int(round(c / counts.max() * 9))] if counts.max() else " " for c in counts)
+        bars = "".join(
+            " .:-=+*#%@"[int(round(c / counts.max() * 9))] if counts.max() else " " for c in counts
+        )
         out.append(
             f"{n:<10} {d['unit']:<6} {d['min']:>10.4g} {d['max']:>10.4g} {d['mean']:>10.4g} {d['std']:>10.4g}  |{bars}|"
         )

@@ -224,12 +224,16 @@ class EpisodeWriter:
                 if isinstance(frame, np.ndarray)
                 else type(frame).__name__
             )
-            raise LogFormatError(f"{where}: expected a uint8 RGB frame of shape {(h, w, 3)}, got {got}")
+            raise LogFormatError(
+                f"{where}: expected a uint8 RGB frame of shape {(h, w, 3)}, got {got}"
+            )
         names = self._dmeta.signal_names
         if set(signals) != set(names):
             missing = sorted(set(names) - set(signals))
             extra = sorted(set(signals) - set(names))
-            raise LogFormatError(f"{where}: signals do not match the dataset: missing {missing}, unexpected {extra}")
+            raise LogFormatError(
+                f"{where}: signals do not match the dataset: missing {missing}, unexpected {extra}"
+            )
         row = [float(timestamp)] + [float(signals[n]) for n in names]
         for name, v in zip(["timestamp", *names], row, strict=True):
             if not math.isfinite(v):
@@ -261,7 +265,11 @@ class EpisodeWriter:
         os.replace(self._dir, self._final)
         self._done = True
         info = EpisodeInfo(
-            name=self.name, path=self._final, num_frames=len(self._rows), duration_s=duration, meta=self.meta
+            name=self.name,
+            path=self._final,
+            num_frames=len(self._rows),
+            duration_s=duration,
+            meta=self.meta,
         )
         self._owner._episode_closed(info)
         return info
@@ -438,13 +446,17 @@ class DrivingLog:
                 hint = " (an interrupted write left an .incomplete folder beside it)"
             elif self.root.is_dir():
                 hint = " (the folder exists but has no dataset.json: incomplete or not a dataset)"
-            raise LogFormatError(f"{index_path}: not found; {self.root} is not a complete lnn_drive dataset{hint}")
+            raise LogFormatError(
+                f"{index_path}: not found; {self.root} is not a complete lnn_drive dataset{hint}"
+            )
         try:
             index = json.loads(index_path.read_text())
         except json.JSONDecodeError as e:
             raise LogFormatError(f"{index_path}: invalid JSON ({e})") from e
         if index.get("format") != FORMAT_NAME:
-            raise LogFormatError(f"{index_path}: format is {index.get('format')!r}, expected {FORMAT_NAME!r}")
+            raise LogFormatError(
+                f"{index_path}: format is {index.get('format')!r}, expected {FORMAT_NAME!r}"
+            )
         if int(index.get("version", -1)) > FORMAT_VERSION:
             raise LogFormatError(
                 f"{index_path}: format version {index['version']} is newer than this reader ({FORMAT_VERSION})"
@@ -455,7 +467,9 @@ class DrivingLog:
             ep_dir = self.root / "episodes" / entry["name"]
             ep_json = ep_dir / "episode.json"
             if not ep_json.is_file():
-                raise LogFormatError(f"{ep_json}: missing; episode {entry['name']} is listed in {index_path}")
+                raise LogFormatError(
+                    f"{ep_json}: missing; episode {entry['name']} is listed in {index_path}"
+                )
             ed = json.loads(ep_json.read_text())
             self.episodes.append(
                 EpisodeInfo(
@@ -493,15 +507,21 @@ class DrivingLog:
         except OSError as e:
             raise LogFormatError(f"{path}: cannot read ({e})") from e
         if not rows or rows[0] != expected:
-            raise LogFormatError(f"{path}: header {rows[0] if rows else None} != expected {expected}")
+            raise LogFormatError(
+                f"{path}: header {rows[0] if rows else None} != expected {expected}"
+            )
         body = rows[1:]
         if len(body) != ep.num_frames:
-            raise LogFormatError(f"{path}: {len(body)} rows but the episode has {ep.num_frames} frames")
+            raise LogFormatError(
+                f"{path}: {len(body)} rows but the episode has {ep.num_frames} frames"
+            )
         data = np.empty((len(body), len(expected)), np.float64)
         for r, row in enumerate(body):
             line = r + 2  # 1-based, after the header
             if len(row) != len(expected):
-                raise LogFormatError(f"{path}, line {line}: {len(row)} fields, expected {len(expected)}")
+                raise LogFormatError(
+                    f"{path}, line {line}: {len(row)} fields, expected {len(expected)}"
+                )
             try:
                 data[r] = [float(v) for v in row]
             except ValueError as e:
@@ -510,7 +530,9 @@ class DrivingLog:
             if bad:
                 raise LogFormatError(f"{path}, line {line}: non-finite {bad}")
             if r and data[r, 0] <= data[r - 1, 0]:
-                raise LogFormatError(f"{path}, line {line}: timestamp {data[r, 0]} does not increase")
+                raise LogFormatError(
+                    f"{path}, line {line}: timestamp {data[r, 0]} does not increase"
+                )
         return {n: data[:, j].copy() for j, n in enumerate(expected)}
 
     def iter_frames(self, ep: EpisodeInfo) -> Iterator[np.ndarray]:
@@ -529,10 +551,14 @@ class DrivingLog:
                 if not ok:
                     break
                 if bgr.shape != want:
-                    raise LogFormatError(f"{path}, frame {n}: shape {bgr.shape} != dataset camera {want}")
+                    raise LogFormatError(
+                        f"{path}, frame {n}: shape {bgr.shape} != dataset camera {want}"
+                    )
                 n += 1
                 if n > ep.num_frames:
-                    raise LogFormatError(f"{path}: more than the {ep.num_frames} frames the episode declares")
+                    raise LogFormatError(
+                        f"{path}: more than the {ep.num_frames} frames the episode declares"
+                    )
                 yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             if n != ep.num_frames:
                 raise LogFormatError(

@@ -48,7 +48,9 @@ class Preprocess:
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"Preprocess.{name} must be >= 0, got {getattr(self, name)}")
         if self.interpolation not in _INTERP:
-            raise ValueError(f"Preprocess.interpolation must be one of {sorted(_INTERP)}, got {self.interpolation!r}")
+            raise ValueError(
+                f"Preprocess.interpolation must be one of {sorted(_INTERP)}, got {self.interpolation!r}"
+            )
         if self.in_height is not None and self.in_width is not None:
             self._cropped_size(self.in_height, self.in_width)
 
@@ -83,13 +85,21 @@ class Preprocess:
     def check_frame(self, frame: np.ndarray, *, what: str = "frame") -> None:
         """Raise ``ValueError`` unless ``frame`` is a uint8 RGB (H, W, 3) array of the expected size."""
         if not isinstance(frame, np.ndarray):
-            raise ValueError(f"{what}: expected a numpy uint8 array (H, W, 3), got {type(frame).__name__}")
+            raise ValueError(
+                f"{what}: expected a numpy uint8 array (H, W, 3), got {type(frame).__name__}"
+            )
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"{what}: expected uint8 RGB of shape (H, W, 3), got {frame.dtype} {frame.shape}")
+            raise ValueError(
+                f"{what}: expected uint8 RGB of shape (H, W, 3), got {frame.dtype} {frame.shape}"
+            )
         if self.in_height is not None and frame.shape[0] != self.in_height:
-            raise ValueError(f"{what}: height {frame.shape[0]} != the {self.in_height} this preprocessing expects")
+            raise ValueError(
+                f"{what}: height {frame.shape[0]} != the {self.in_height} this preprocessing expects"
+            )
         if self.in_width is not None and frame.shape[1] != self.in_width:
-            raise ValueError(f"{what}: width {frame.shape[1]} != the {self.in_width} this preprocessing expects")
+            raise ValueError(
+                f"{what}: width {frame.shape[1]} != the {self.in_width} this preprocessing expects"
+            )
 
     def geometry(self, frame: np.ndarray) -> np.ndarray:
         """Crop and resize one RGB frame: (H, W, 3) uint8 -> (3, height, width) uint8."""
@@ -98,7 +108,9 @@ class Preprocess:
         ch, cw = self._cropped_size(h, w)
         crop = frame[self.crop_top : self.crop_top + ch, self.crop_left : self.crop_left + cw]
         if (ch, cw) != (self.height, self.width):
-            crop = cv2.resize(crop, (self.width, self.height), interpolation=_INTERP[self.interpolation])
+            crop = cv2.resize(
+                crop, (self.width, self.height), interpolation=_INTERP[self.interpolation]
+            )
         return np.ascontiguousarray(crop.transpose(2, 0, 1))  # (3, h, w)
 
     def geometry_batch(self, frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -28,12 +28,16 @@ def test_inspect_command(make_dataset, compose_cfg, tmp_path: Path, capsys) -> N
 
 def test_import_commands(compose_cfg, tmp_path: Path) -> None:
     log_dir = make_udacity(tmp_path, style="windows")
-    s = import_udacity_command(compose_cfg("import_udacity", [f"log_dir={log_dir}", "cameras=[center,left]"]))
+    s = import_udacity_command(
+        compose_cfg("import_udacity", [f"log_dir={log_dir}", "cameras=[center,left]"])
+    )
     assert s["episodes"] == 2 and Path(s["out"]) == tmp_path / "run" / "dataset"
     video, ctrl = tmp_path / "v.mkv", tmp_path / "c.csv"
     make_video(video, 10)
     make_controls(ctrl, [0.1 * i for i in range(11)], [0] * 11)
-    s = import_video_command(compose_cfg("import_video", [f"video={video}", f"controls={ctrl}", f"out={tmp_path}/v"]))
+    s = import_video_command(
+        compose_cfg("import_video", [f"video={video}", f"controls={ctrl}", f"out={tmp_path}/v"])
+    )
     assert DrivingLog(s["out"]).num_frames == 10
 
 
@@ -46,9 +50,16 @@ def test_script_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     log_dir = make_udacity(tmp_path)
     (log_dir / "driving_log.csv").write_text("IMG/x.jpg,IMG/x.jpg,IMG/x.jpg,0.1,0,0,10\n")
     r = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "import_udacity.py"), f"log_dir={log_dir}",
-         f"out={tmp_path}/out", f"paths.log_dir={tmp_path}/outputs"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "scripts" / "import_udacity.py"),
+            f"log_dir={log_dir}",
+            f"out={tmp_path}/out",
+            f"paths.log_dir={tmp_path}/outputs",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error: ")

@@ -23,8 +23,13 @@ from lnn_drive.data.augment import Augment, gather_windows
 
 def _cfg(roots, tmp_path: Path, **kw):
     base = dict(
-        roots=[str(r) for r in roots], targets=["steering"], window=8, stride=3, val_fraction=0.34,
-        cache_dir=str(tmp_path / "cache"), augment={"enabled": False},
+        roots=[str(r) for r in roots],
+        targets=["steering"],
+        window=8,
+        stride=3,
+        val_fraction=0.34,
+        cache_dir=str(tmp_path / "cache"),
+        augment={"enabled": False},
     )
     base.update(kw)
     return base
@@ -43,13 +48,17 @@ def test_windows_match_the_log_and_never_cross_episodes(make_dataset, tmp_path: 
             j = np.rint((y[:, 0].numpy() - ep) * 1000).astype(int)
             np.testing.assert_array_equal(np.diff(j), 1)  # consecutive, same episode
             assert np.all(np.floor(y[:, 0].numpy() + 1e-9) == ep)
-            np.testing.assert_array_equal(frames[3].numpy(), pre.geometry(raw[f"ep_{ep:05d}"][j[3]]))
+            np.testing.assert_array_equal(
+                frames[3].numpy(), pre.geometry(raw[f"ep_{ep:05d}"][j[3]])
+            )
     assert split.report["windows_train"] + split.report["windows_val"] == sum(
         len(range(0, n - 8 + 1, 3)) for n in (40, 30, 50)
     )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     lengths=st.lists(st.integers(1, 30), min_size=2, max_size=5),
     window=st.integers(1, 12),
@@ -65,8 +74,16 @@ def test_window_index_property(lengths, window, stride, make_dataset, tmp_path: 
         with pytest.raises(ValueError, match="no training windows|validation"):
             build_datasets(_cfg([root], tmp_path, window=window, stride=stride, val_fraction=0.0))
         return
-    split = build_datasets(_cfg([root], tmp_path, window=window, stride=stride, val_fraction=0.0,
-                                preprocess={"height": 8, "width": 16}))
+    split = build_datasets(
+        _cfg(
+            [root],
+            tmp_path,
+            window=window,
+            stride=stride,
+            val_fraction=0.0,
+            preprocess={"height": 8, "width": 16},
+        )
+    )
     starts = np.cumsum([0, *lengths])
     for _, s in split.train.windows:
         e = np.searchsorted(starts, s, side="right") - 1
@@ -80,8 +97,10 @@ def test_split_is_by_group_and_reproducible(make_dataset, tmp_path: Path) -> Non
     s1 = build_datasets(_cfg([root], tmp_path, val_fraction=0.3))
     s2 = build_datasets(_cfg([root], tmp_path, val_fraction=0.3))
     np.testing.assert_array_equal(s1.val.windows, s2.val.windows)
+
     def episodes(ds):
         return {int(np.floor(ds[i][1][0, 0].item())) for i in range(len(ds))}
+
     tr, va = episodes(s1.train), episodes(s1.val)
     assert not tr & va
     assert {e // 2 for e in va}.isdisjoint({e // 2 for e in tr})  # both cameras of a group together
@@ -128,7 +147,9 @@ def test_cache_is_built_once_and_invalidated_by_changes(make_dataset, tmp_path: 
     assert split.train.caches[0].frames.shape[0] == 45
 
 
-def test_bad_episode_fails_cache_build_without_leaving_a_cache(make_dataset, tmp_path: Path) -> None:
+def test_bad_episode_fails_cache_build_without_leaving_a_cache(
+    make_dataset, tmp_path: Path
+) -> None:
     from lnn_drive.data import LogFormatError
 
     root = make_dataset((20, 20))
@@ -141,7 +162,9 @@ def test_bad_episode_fails_cache_build_without_leaving_a_cache(make_dataset, tmp
     )
 
 
-def test_augmentation_is_deterministic_and_shift_corrects_steering(make_dataset, tmp_path: Path) -> None:
+def test_augmentation_is_deterministic_and_shift_corrects_steering(
+    make_dataset, tmp_path: Path
+) -> None:
     root = make_dataset((40, 40))
     aug = {"enabled": True, "shift_prob": 1.0, "shift_max_px": 10, "shift_correction_per_px": 0.001}
     split = build_datasets(_cfg([root], tmp_path, val_fraction=0.0, augment=aug))
@@ -193,7 +216,9 @@ def test_balance_weights_flatten_the_histogram() -> None:
 
 def test_balanced_loader_draws_rare_windows_more(make_dataset, tmp_path: Path) -> None:
     root = make_dataset((60, 20, 20))
-    split = build_datasets(_cfg([root], tmp_path, val_fraction=0.0, stride=1, balance={"enabled": True, "bins": 3}))
+    split = build_datasets(
+        _cfg([root], tmp_path, val_fraction=0.0, stride=1, balance={"enabled": True, "bins": 3})
+    )
     assert split.train.sample_weights is not None
     loader = make_loader(split.train, batch_size=16, shuffle=True, seed=0)
     seen = torch.cat([y[:, 0, 0] for _, y in loader]).floor()
@@ -204,11 +229,20 @@ def test_balanced_loader_draws_rare_windows_more(make_dataset, tmp_path: Path) -
 def test_dedup_drops_windows_of_a_standing_car(make_dataset, tmp_path: Path) -> None:
     root = make_dataset((40, 40), still_from=20)
     kept = build_datasets(_cfg([root], tmp_path, val_fraction=0.0, stride=1))
-    dd = build_datasets(_cfg([root], tmp_path, val_fraction=0.0, stride=1,
-                             dedup={"enabled": True, "threshold": 0.5, "max_fraction": 0.5}))
+    dd = build_datasets(
+        _cfg(
+            [root],
+            tmp_path,
+            val_fraction=0.0,
+            stride=1,
+            dedup={"enabled": True, "threshold": 0.5, "max_fraction": 0.5},
+        )
+    )
     assert dd.report["windows_dropped_still"] > 0
     assert len(dd.train) == len(kept.train) - dd.report["windows_dropped_still"]
-    last_frame = max(int(np.rint((dd.train[i][1][0, 0].item() % 1) * 1000)) for i in range(len(dd.train)))
+    last_frame = max(
+        int(np.rint((dd.train[i][1][0, 0].item() % 1) * 1000)) for i in range(len(dd.train))
+    )
     assert last_frame <= 16  # windows starting >4 frames into the still part are gone
 
 

@@ -62,7 +62,17 @@ def make_udacity(
                 names[cam] = f"/home/someone/udacity/IMG/{name}"
             else:
                 names[cam] = str(log_dir / "IMG" / name)
-        rows.append([names["center"], " " + names["left"], " " + names["right"], 0.1 * (i % 3) - 0.1, 0.5, 0, 20])
+        rows.append(
+            [
+                names["center"],
+                " " + names["left"],
+                " " + names["right"],
+                0.1 * (i % 3) - 0.1,
+                0.5,
+                0,
+                20,
+            ]
+        )
     with open(log_dir / "driving_log.csv", "w", newline="") as f:
         wr = csv.writer(f)
         if header:
@@ -85,7 +95,9 @@ def test_udacity_import(tmp_path: Path, header: bool, style: str) -> None:
     np.testing.assert_array_equal(frames[5], _img(50))
     sig = d.signals(ep)
     norm = np.array([0.1 * (i % 3) - 0.1 for i in range(12)])
-    expect = -np.tan(norm * np.deg2rad(25.0)) / 2.7  # positive normalised = right = negative curvature
+    expect = (
+        -np.tan(norm * np.deg2rad(25.0)) / 2.7
+    )  # positive normalised = right = negative curvature
     np.testing.assert_allclose(sig["steering"], expect, rtol=1e-9)
     np.testing.assert_allclose(sig["speed"], 20 * 0.44704)
     np.testing.assert_allclose(np.diff(sig["timestamp"]), 0.1, atol=1e-6)
@@ -96,23 +108,40 @@ def test_udacity_side_cameras_and_segments(tmp_path: Path) -> None:
     log_dir = make_udacity(tmp_path, gap_after=5)
     out = tmp_path / "out"
     s = import_udacity(
-        UdacityImportConfig(log_dir=str(log_dir), out=str(out), cameras=["center", "left", "right"], side_correction=0.2)
+        UdacityImportConfig(
+            log_dir=str(log_dir),
+            out=str(out),
+            cameras=["center", "left", "right"],
+            side_correction=0.2,
+        )
     )
     d = DrivingLog(out)
     assert s.episodes == 6 and s.frames == 36
     cams = [(e.meta["camera"], e.meta["group"], e.num_frames) for e in d.episodes]
-    assert cams[:3] == [("center", "segment_0000", 6), ("left", "segment_0000", 6), ("right", "segment_0000", 6)]
+    assert cams[:3] == [
+        ("center", "segment_0000", 6),
+        ("left", "segment_0000", 6),
+        ("right", "segment_0000", 6),
+    ]
     assert cams[3][1] == "segment_0001" and cams[3][2] == 6
     c, lft, r = (d.signals(e)["steering"] for e in d.episodes[:3])
-    np.testing.assert_allclose(lft, steering_to_curvature(np.array([-0.1, 0, 0.1, -0.1, 0, 0.1]) + 0.2,
-                                                          unit="normalized", max_steer_deg=25, wheelbase_m=2.7, sign=-1))
+    np.testing.assert_allclose(
+        lft,
+        steering_to_curvature(
+            np.array([-0.1, 0, 0.1, -0.1, 0, 0.1]) + 0.2,
+            unit="normalized",
+            max_steer_deg=25,
+            wheelbase_m=2.7,
+            sign=-1,
+        ),
+    )
     assert (lft < c).all() and (r > c).all()  # left camera steers more to the right
     np.testing.assert_array_equal(d.frames(d.episodes[1])[0], _img(1))  # left camera image
 
 
 def _rewrite_csv(log_dir: Path, fn) -> None:
     p = log_dir / "driving_log.csv"
-    rows = list(csv.reader(open(p)))
+    rows = list(csv.reader(p.read_text().splitlines()))
     with open(p, "w", newline="") as f:
         csv.writer(f).writerows(fn(rows))
 
@@ -120,12 +149,24 @@ def _rewrite_csv(log_dir: Path, fn) -> None:
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda r: [r[0][:3] + r[0][4:], *[x[:3] + x[4:] for x in r[1:]]], "header lacks columns \\['steering'\\]"),
+        (
+            lambda r: [r[0][:3] + r[0][4:], *[x[:3] + x[4:] for x in r[1:]]],
+            "header lacks columns \\['steering'\\]",
+        ),
         (lambda r: [*r[:4], [*r[4][:3], "nan", *r[4][4:]], *r[5:]], "line 5: steering 'nan'"),
-        (lambda r: [*r[:4], [*r[4][:3], "abc", *r[4][4:]], *r[5:]], "line 5: steering 'abc' is not a number"),
+        (
+            lambda r: [*r[:4], [*r[4][:3], "abc", *r[4][4:]], *r[5:]],
+            "line 5: steering 'abc' is not a number",
+        ),
         (lambda r: [*r[:3], r[3][:5], *r[4:]], "line 4: 5 columns, expected 7"),
-        (lambda r: [*r[:2], ["../../etc/passwd", *r[2][1:]], *r[3:]], "line 3, center: image path .* outside the log folder"),
-        (lambda r: [*r[:2], ["IMG/missing.jpg", *r[2][1:]], *r[3:]], "line 3, center: image 'IMG/missing.jpg' not found"),
+        (
+            lambda r: [*r[:2], ["../../etc/passwd", *r[2][1:]], *r[3:]],
+            "line 3, center: image path .* outside the log folder",
+        ),
+        (
+            lambda r: [*r[:2], ["IMG/missing.jpg", *r[2][1:]], *r[3:]],
+            "line 3, center: image 'IMG/missing.jpg' not found",
+        ),
         (lambda r: r[:1], "header but no data rows"),
         (lambda r: [r[0], r[2], r[1], *r[3:]], "line 3: image timestamp does not increase"),
     ],
@@ -187,7 +228,9 @@ def test_video_import_linear_and_nearest(tmp_path: Path) -> None:
     times = np.arange(0, 1.21, 0.04)  # 25 Hz controls covering frames 0..12
     make_controls(ctrl, times, 0.01 * times)
     out = tmp_path / "lin"
-    s = import_video(VideoImportConfig(video=str(video), controls=str(ctrl), out=str(out), align="linear"))
+    s = import_video(
+        VideoImportConfig(video=str(video), controls=str(ctrl), out=str(out), align="linear")
+    )
     assert s.frames == 13 and "trimmed 0 frame(s) before and 7 after" in s.notes[0]
     d = DrivingLog(out)
     sig = d.signals(d.episodes[0])
@@ -197,7 +240,11 @@ def test_video_import_linear_and_nearest(tmp_path: Path) -> None:
 
     out2 = tmp_path / "near"
     make_controls(ctrl, [0.0, 0.26, 0.5, 0.74, 1.0], [0, 1, 2, 3, 4])
-    import_video(VideoImportConfig(video=str(video), controls=str(ctrl), out=str(out2), align="nearest", max_gap_s=0.2))
+    import_video(
+        VideoImportConfig(
+            video=str(video), controls=str(ctrl), out=str(out2), align="nearest", max_gap_s=0.2
+        )
+    )
     sig = DrivingLog(out2).signals(DrivingLog(out2).episodes[0])
     np.testing.assert_allclose(sig["steering"], [0, 0, 1, 1, 2, 2, 2, 3, 3, 4, 4])
 
@@ -206,12 +253,22 @@ def test_video_import_converts_units_and_offsets_time(tmp_path: Path) -> None:
     video = tmp_path / "drive.mkv"
     make_video(video, 10, fps=10)
     ctrl = tmp_path / "ctrl.csv"
-    make_controls(ctrl, np.arange(5000, 6001, 50), np.full(21, 10.0), np.full(21, 36.0))  # ms, degrees, km/h
+    make_controls(
+        ctrl, np.arange(5000, 6001, 50), np.full(21, 10.0), np.full(21, 36.0)
+    )  # ms, degrees, km/h
     out = tmp_path / "out"
-    import_video(VideoImportConfig(
-        video=str(video), controls=str(ctrl), out=str(out), time_scale=1e-3, video_start=5.0,
-        steering_unit="angle_deg", wheelbase_m=2.0, speed_unit="km/h",
-    ))
+    import_video(
+        VideoImportConfig(
+            video=str(video),
+            controls=str(ctrl),
+            out=str(out),
+            time_scale=1e-3,
+            video_start=5.0,
+            steering_unit="angle_deg",
+            wheelbase_m=2.0,
+            speed_unit="km/h",
+        )
+    )
     sig = DrivingLog(out).signals(DrivingLog(out).episodes[0])
     np.testing.assert_allclose(sig["steering"], np.tan(np.deg2rad(10)) / 2.0)
     np.testing.assert_allclose(sig["speed"], 10.0)

@@ -30,7 +30,9 @@ def test_round_trip_is_lossless_with_ffv1(tmp_path: Path) -> None:
         for e in range(2):
             with log.episode(meta={"seed": e, "preset": "summer"}) as ep:
                 for i in range(7):
-                    ep.append(_frame(10 * i + e), timestamp=0.1 * i, steering=0.01 * i - e, speed=9.5)
+                    ep.append(
+                        _frame(10 * i + e), timestamp=0.1 * i, steering=0.01 * i - e, speed=9.5
+                    )
     d = DrivingLog(root)
     assert [e.num_frames for e in d.episodes] == [7, 7]
     assert d.episodes[1].meta == {"seed": 1, "preset": "summer"}
@@ -139,7 +141,9 @@ def test_metadata_is_validated(tmp_path: Path) -> None:
     with pytest.raises(LogFormatError, match="positive"):
         LogWriter(tmp_path / "a", height=0, width=3, fps=30, signals=SIGNALS, source="t")
     with pytest.raises(LogFormatError, match="encoding"):
-        LogWriter(tmp_path / "a", height=2, width=3, fps=30, signals=SIGNALS, source="t", encoding="gif")
+        LogWriter(
+            tmp_path / "a", height=2, width=3, fps=30, signals=SIGNALS, source="t", encoding="gif"
+        )
     with pytest.raises(LogFormatError, match="timestamp"):
         LogWriter(tmp_path / "a", height=2, width=3, fps=30, signals={"timestamp": "s"}, source="t")
 
@@ -155,7 +159,7 @@ def small_log(tmp_path: Path) -> Path:
 
 def _edit_signals(root: Path, fn) -> Path:
     path = root / "episodes" / "ep_00000" / "signals.csv"
-    rows = list(csv.reader(open(path)))
+    rows = list(csv.reader(path.read_text().splitlines()))
     rows = fn(rows)
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows(rows)
@@ -193,7 +197,9 @@ def test_reader_detects_truncated_and_corrupt_video(small_log: Path) -> None:
         d.frames(d.episodes[0])
 
 
-def test_reader_rejects_missing_episode_and_foreign_folders(small_log: Path, tmp_path: Path) -> None:
+def test_reader_rejects_missing_episode_and_foreign_folders(
+    small_log: Path, tmp_path: Path
+) -> None:
     import shutil
 
     shutil.rmtree(small_log / "episodes" / "ep_00000")

@@ -10,7 +10,9 @@ from lnn_drive.data import Preprocess
 def test_crop_and_resize() -> None:
     frame = np.zeros((100, 240, 3), np.uint8)
     frame[20:, 20:220] = 200
-    p = Preprocess(height=40, width=100, crop_top=20, crop_left=20, crop_right=20, in_height=100, in_width=240)
+    p = Preprocess(
+        height=40, width=100, crop_top=20, crop_left=20, crop_right=20, in_height=100, in_width=240
+    )
     out = p.geometry(frame)
     assert out.shape == (3, 40, 100) and out.dtype == np.uint8
     assert (out == 200).all()

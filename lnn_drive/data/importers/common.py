@@ -30,7 +30,12 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"out": str(self.out), "episodes": self.episodes, "frames": self.frames, "notes": self.notes}
+        return {
+            "out": str(self.out),
+            "episodes": self.episodes,
+            "frames": self.frames,
+            "notes": self.notes,
+        }
 
 
 def parse_float(value: str, *, where: str, column: str) -> float:
@@ -68,7 +73,9 @@ def resolve_frame_path(raw: str, log_dir: Path, *, where: str) -> Path:
     if not is_abs:
         cand = (base / s).resolve()
         if not _inside(cand, base):
-            raise LogFormatError(f"{where}: image path {raw!r} resolves outside the log folder {base}")
+            raise LogFormatError(
+                f"{where}: image path {raw!r} resolves outside the log folder {base}"
+            )
         if not cand.is_file():
             raise LogFormatError(f"{where}: image {raw!r} not found (looked for {cand})")
         return cand
@@ -82,7 +89,9 @@ def resolve_frame_path(raw: str, log_dir: Path, *, where: str) -> Path:
     parts = [p for p in PurePosixPath(s).parts if p != "/" and not _WINDOWS_DRIVE.match(p + "/")]
     parts = [p for p in parts if p not in ("", ".")]
     if ".." in parts:
-        raise LogFormatError(f"{where}: image path {raw!r} contains '..'; refusing to guess where it points")
+        raise LogFormatError(
+            f"{where}: image path {raw!r} contains '..'; refusing to guess where it points"
+        )
     for i in range(len(parts)):
         cand = base.joinpath(*parts[i:]).resolve()
         if cand.is_file() and _inside(cand, base):

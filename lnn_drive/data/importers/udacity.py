@@ -71,14 +71,21 @@ class UdacityImportConfig:
     def __post_init__(self) -> None:
         bad = [c for c in self.cameras if c not in CAMERAS]
         if bad or not self.cameras:
-            raise ValueError(f"cameras: {list(self.cameras)} must be a non-empty subset of {list(CAMERAS)}")
+            raise ValueError(
+                f"cameras: {list(self.cameras)} must be a non-empty subset of {list(CAMERAS)}"
+            )
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
         if self.split_gap_s <= 0:
             raise ValueError(f"split_gap_s must be positive, got {self.split_gap_s}")
         # Fail on bad conversion settings before reading anything.
-        steering_to_curvature(0.0, unit="normalized", max_steer_deg=self.max_steer_deg,
-                              wheelbase_m=self.wheelbase_m, sign=self.steering_sign)
+        steering_to_curvature(
+            0.0,
+            unit="normalized",
+            max_steer_deg=self.max_steer_deg,
+            wheelbase_m=self.wheelbase_m,
+            sign=self.steering_sign,
+        )
         speed_to_mps(0.0, unit=self.speed_unit)
 
 
@@ -118,7 +125,9 @@ def read_udacity_csv(path: Path) -> list[_Row]:
     if "steering" in first or "center" in first:
         missing = [c for c in COLUMNS if c not in first]
         if missing:
-            raise LogFormatError(f"{path}, line {lines[0][0]}: header lacks columns {missing} (has {first})")
+            raise LogFormatError(
+                f"{path}, line {lines[0][0]}: header lacks columns {missing} (has {first})"
+            )
         col = {c: first.index(c) for c in COLUMNS}
         body = lines[1:]
     else:
@@ -132,7 +141,10 @@ def read_udacity_csv(path: Path) -> list[_Row]:
             raise LogFormatError(
                 f"{where}: {len(r)} columns, expected {width} ({', '.join(COLUMNS)})"
             )
-        vals = {c: parse_float(r[col[c]], where=where, column=c) for c in ("steering", "throttle", "brake", "speed")}
+        vals = {
+            c: parse_float(r[col[c]], where=where, column=c)
+            for c in ("steering", "throttle", "brake", "speed")
+        }
         paths = {c: r[col[c]].strip() for c in CAMERAS}
         rows.append(_Row(line=line, paths=paths, stamp=_stamp_from_name(paths["center"]), **vals))
     if not rows:
@@ -140,7 +152,9 @@ def read_udacity_csv(path: Path) -> list[_Row]:
     return rows
 
 
-def _segments(rows: list[_Row], cfg: UdacityImportConfig, csv_path: Path) -> tuple[np.ndarray, list[slice]]:
+def _segments(
+    rows: list[_Row], cfg: UdacityImportConfig, csv_path: Path
+) -> tuple[np.ndarray, list[slice]]:
     if all(r.stamp is not None for r in rows):
         t = np.array([r.stamp for r in rows])
         t = t - t[0]
@@ -169,14 +183,18 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         raise LogFormatError(f"{csv_path}: not found")
     rows = read_udacity_csv(csv_path)
     paths = {
-        (i, cam): resolve_frame_path(r.paths[cam], log_dir, where=f"{csv_path}, line {r.line}, {cam}")
+        (i, cam): resolve_frame_path(
+            r.paths[cam], log_dir, where=f"{csv_path}, line {r.line}, {cam}"
+        )
         for i, r in enumerate(rows)
         for cam in cfg.cameras
     }
     t, segments = _segments(rows, cfg, csv_path)
     probe = cv2.imread(str(paths[(0, cfg.cameras[0])]))
     if probe is None:
-        raise LogFormatError(f"{paths[(0, cfg.cameras[0])]}: cannot decode image ({csv_path}, line {rows[0].line})")
+        raise LogFormatError(
+            f"{paths[(0, cfg.cameras[0])]}: cannot decode image ({csv_path}, line {rows[0].line})"
+        )
     h, w = probe.shape[:2]
     steer_norm = np.array([r.steering for r in rows])
     speed = speed_to_mps(np.array([r.speed for r in rows]), unit=cfg.speed_unit)
@@ -184,7 +202,9 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
     # Udacity's positive steering is to the right, so the left camera (which sees the car
     # as if it were further left) needs more right steering: +correction in its units.
     notes = [f"{len(segments)} segment(s) split at pauses > {cfg.split_gap_s} s"]
-    fps = float(1.0 / np.median(np.diff(t))) if len(t) > 1 and np.median(np.diff(t)) > 0 else cfg.fps
+    fps = (
+        float(1.0 / np.median(np.diff(t))) if len(t) > 1 and np.median(np.diff(t)) > 0 else cfg.fps
+    )
     frames = 0
     with LogWriter(
         cfg.out,
@@ -197,8 +217,10 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         overwrite=cfg.overwrite,
         extra={
             "steering_conversion": {
-                "from": "normalized", "max_steer_deg": cfg.max_steer_deg,
-                "wheelbase_m": cfg.wheelbase_m, "sign": cfg.steering_sign,
+                "from": "normalized",
+                "max_steer_deg": cfg.max_steer_deg,
+                "wheelbase_m": cfg.wheelbase_m,
+                "sign": cfg.steering_sign,
             },
             "cameras": list(cfg.cameras),
             "side_correction": cfg.side_correction,
@@ -208,10 +230,17 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         for k, seg in enumerate(segments):
             for cam in cfg.cameras:
                 kappa = steering_to_curvature(
-                    steer_norm[seg] + offsets[cam], unit="normalized", max_steer_deg=cfg.max_steer_deg,
-                    wheelbase_m=cfg.wheelbase_m, sign=cfg.steering_sign,
+                    steer_norm[seg] + offsets[cam],
+                    unit="normalized",
+                    max_steer_deg=cfg.max_steer_deg,
+                    wheelbase_m=cfg.wheelbase_m,
+                    sign=cfg.steering_sign,
                 )
-                meta = {"camera": cam, "group": f"segment_{k:04d}", "csv_lines": [rows[seg.start].line, rows[seg.stop - 1].line]}
+                meta = {
+                    "camera": cam,
+                    "group": f"segment_{k:04d}",
+                    "csv_lines": [rows[seg.start].line, rows[seg.stop - 1].line],
+                }
                 with writer.episode(meta=meta) as ep:
                     for j, i in enumerate(range(seg.start, seg.stop)):
                         p = paths[(i, cam)]
@@ -220,11 +249,16 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
                         if bgr is None:
                             raise LogFormatError(f"{p}: cannot decode image ({where})")
                         if bgr.shape[:2] != (h, w):
-                            raise LogFormatError(f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, others are {w}x{h} ({where})")
+                            raise LogFormatError(
+                                f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, others are {w}x{h} ({where})"
+                            )
                         ep.append(
-                            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), timestamp=float(t[i]),
-                            steering=float(kappa[j]), speed=float(speed[i]),
-                            throttle=rows[i].throttle, brake=rows[i].brake,
+                            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+                            timestamp=float(t[i]),
+                            steering=float(kappa[j]),
+                            speed=float(speed[i]),
+                            throttle=rows[i].throttle,
+                            brake=rows[i].brake,
                         )
                         bar.update()
                 frames += seg.stop - seg.start
@@ -232,4 +266,3 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
     n_eps = len(segments) * len(cfg.cameras)
     log.info("imported %d frames in %d episodes to %s", frames, n_eps, cfg.out)
     return ImportSummary(out=Path(cfg.out).absolute(), episodes=n_eps, frames=frames, notes=notes)
-

@@ -59,7 +59,9 @@ class VideoImportConfig:
     fps: float | None = None
     align: str = "linear"
     max_gap_s: float = 0.25
-    columns: dict[str, str] = field(default_factory=lambda: {"steering": "steering", "speed": "speed"})
+    columns: dict[str, str] = field(
+        default_factory=lambda: {"steering": "steering", "speed": "speed"}
+    )
     steering_unit: str = "curvature"
     max_steer_deg: float = 25.0
     wheelbase_m: float = 2.7
@@ -81,11 +83,15 @@ class VideoImportConfig:
         if not self.columns:
             raise ValueError("columns: map at least one output signal to a CSV column")
         if self.steering_unit not in STEERING_UNITS:
-            raise ValueError(f"steering_unit must be one of {STEERING_UNITS}, got {self.steering_unit!r}")
+            raise ValueError(
+                f"steering_unit must be one of {STEERING_UNITS}, got {self.steering_unit!r}"
+            )
         speed_to_mps(0.0, unit=self.speed_unit)
 
 
-def read_controls(path: Path, time_column: str, columns: dict[str, str], time_scale: float) -> dict[str, np.ndarray]:
+def read_controls(
+    path: Path, time_column: str, columns: dict[str, str], time_scale: float
+) -> dict[str, np.ndarray]:
     """Read the controls CSV strictly. Returns output signal -> values plus ``time`` (s)."""
     try:
         with open(path, newline="") as f:
@@ -112,12 +118,16 @@ def read_controls(path: Path, time_column: str, columns: dict[str, str], time_sc
             raise LogFormatError(f"{where}: {len(row)} fields, header has {len(header)}")
         t = parse_float(row[idx[time_column]], where=where, column=time_column) * time_scale
         if out["time"] and t <= out["time"][-1]:
-            raise LogFormatError(f"{where}: time {t} s does not increase (previous {out['time'][-1]} s)")
+            raise LogFormatError(
+                f"{where}: time {t} s does not increase (previous {out['time'][-1]} s)"
+            )
         out["time"].append(t)
         for s, c in columns.items():
             out[s].append(parse_float(row[idx[c]], where=where, column=c))
     if len(out["time"]) < 2:
-        raise LogFormatError(f"{path}: needs at least 2 data rows to align against, has {len(out['time'])}")
+        raise LogFormatError(
+            f"{path}: needs at least 2 data rows to align against, has {len(out['time'])}"
+        )
     return {k: np.asarray(v, np.float64) for k, v in out.items()}
 
 
@@ -182,8 +192,11 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
     ctrl = read_controls(csv_path, cfg.time_column, dict(cfg.columns), cfg.time_scale)
     if "steering" in ctrl:
         ctrl["steering"] = steering_to_curvature(
-            ctrl["steering"], unit=cfg.steering_unit, max_steer_deg=cfg.max_steer_deg,
-            wheelbase_m=cfg.wheelbase_m, sign=cfg.steering_sign,
+            ctrl["steering"],
+            unit=cfg.steering_unit,
+            max_steer_deg=cfg.max_steer_deg,
+            wheelbase_m=cfg.wheelbase_m,
+            sign=cfg.steering_sign,
         )
     if "speed" in ctrl:
         ctrl["speed"] = speed_to_mps(ctrl["speed"], unit=cfg.speed_unit)
@@ -191,7 +204,9 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
     cap = cv2.VideoCapture(str(video))
     try:
         if not cap.isOpened():
-            raise LogFormatError(f"{video}: cannot open video (corrupt, truncated or unsupported codec?)")
+            raise LogFormatError(
+                f"{video}: cannot open video (corrupt, truncated or unsupported codec?)"
+            )
         fps = cfg.fps or float(cap.get(cv2.CAP_PROP_FPS))
         if not fps or not np.isfinite(fps) or fps <= 0:
             raise LogFormatError(f"{video}: the container declares no frame rate; pass fps=...")
@@ -201,11 +216,24 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
         t0, t1 = ctrl["time"][0], ctrl["time"][-1]
         units = {s: STANDARD_UNITS.get(s, "unknown") for s in cfg.columns}
         n_in = n_before = n_after = 0
-        with LogWriter(
-            cfg.out, height=h, width=w, fps=fps, signals=units, source=f"video:{video.resolve()}",
-            encoding=cfg.encoding, overwrite=cfg.overwrite,
-            extra={"controls": str(csv_path.resolve()), "align": cfg.align, "video_start": cfg.video_start},
-        ) as writer, writer.episode(meta={"video": video.name}) as ep:
+        with (
+            LogWriter(
+                cfg.out,
+                height=h,
+                width=w,
+                fps=fps,
+                signals=units,
+                source=f"video:{video.resolve()}",
+                encoding=cfg.encoding,
+                overwrite=cfg.overwrite,
+                extra={
+                    "controls": str(csv_path.resolve()),
+                    "align": cfg.align,
+                    "video_start": cfg.video_start,
+                },
+            ) as writer,
+            writer.episode(meta={"video": video.name}) as ep,
+        ):
             bar = tqdm(total=declared or None, desc="import-video", unit="frame")
             i = 0
             while True:
@@ -227,16 +255,28 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
                         n_after += 1
                     continue
                 if bgr.shape[:2] != (h, w):
-                    raise LogFormatError(f"{video}, frame {i - 1}: size {bgr.shape[1]}x{bgr.shape[0]} != {w}x{h}")
+                    raise LogFormatError(
+                        f"{video}, frame {i - 1}: size {bgr.shape[1]}x{bgr.shape[0]} != {w}x{h}"
+                    )
                 vals = align_controls(
-                    np.array([ft]), ctrl, align=cfg.align, max_gap_s=cfg.max_gap_s,
-                    where=f"{video} vs {csv_path}", first_frame=i - 1,
+                    np.array([ft]),
+                    ctrl,
+                    align=cfg.align,
+                    max_gap_s=cfg.max_gap_s,
+                    where=f"{video} vs {csv_path}",
+                    first_frame=i - 1,
                 )
-                ep.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), timestamp=ft, **{k: float(v[0]) for k, v in vals.items()})
+                ep.append(
+                    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+                    timestamp=ft,
+                    **{k: float(v[0]) for k, v in vals.items()},
+                )
                 n_in += 1
             bar.close()
             if i == 0:
-                raise LogFormatError(f"{video}: no frames could be decoded (corrupt or truncated video?)")
+                raise LogFormatError(
+                    f"{video}: no frames could be decoded (corrupt or truncated video?)"
+                )
             if declared > 0 and i < declared - 1:
                 raise LogFormatError(
                     f"{video}: decoded {i} frames but the container declares {declared} (truncated or corrupt video?)"
