@@ -157,10 +157,12 @@ def _build(dlog: DrivingLog, pre: Preprocess, folder: Path, *, progress: bool) -
                 {"version": CACHE_VERSION, "preprocess": pre.to_config(), "episodes": entries}
             )
         )
-        if folder.exists():  # built concurrently by another process: keep theirs
-            shutil.rmtree(tmp)
-        else:
+        try:
             os.replace(tmp, folder)
+        except OSError:
+            if not (folder / "index.json").is_file():
+                raise
+            shutil.rmtree(tmp)  # another process (e.g. a DDP rank) built it first: keep theirs
         log.info("cached %d frames of %s in %s", n, dlog.root, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
