@@ -52,7 +52,9 @@ class DriveTrace:
         n = len(self.lateral_offset)
         for name in ("heading_error", "command", "expert", "distance", "x", "y"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"DriveTrace.{name} has {len(getattr(self, name))} steps, lateral_offset {n}")
+                raise ValueError(
+                    f"DriveTrace.{name} has {len(getattr(self, name))} steps, lateral_offset {n}"
+                )
         if self.dt <= 0:
             raise ValueError(f"DriveTrace.dt must be positive, got {self.dt}")
 
@@ -113,7 +115,9 @@ def compute_metrics(traces: Sequence[DriveTrace]) -> DriveMetrics:
     crashes = inter + sum(bool(t.crashed) for t in traces)
     off = np.abs(np.concatenate([t.lateral_offset for t in traces]))
     head = np.abs(np.concatenate([t.heading_error for t in traces]))
-    smooth = np.concatenate([np.abs(np.diff(t.command)) for t in traces if t.steps > 1] or [np.zeros(1)])
+    smooth = np.concatenate(
+        [np.abs(np.diff(t.command)) for t in traces if t.steps > 1] or [np.zeros(1)]
+    )
     gap = np.abs(np.concatenate([t.command - t.expert for t in traces]))
     return DriveMetrics(
         autonomy=autonomy(inter + sum(bool(t.crashed) for t in traces), elapsed),

@@ -9,9 +9,18 @@ from lnn_drive.eval.metrics import DriveTrace, autonomy, compute_metrics
 def _trace(n: int, *, interventions: int = 0, crashed: bool = False, cmd=None) -> DriveTrace:
     z = np.zeros(n)
     return DriveTrace(
-        dt=1 / 30, lateral_offset=np.linspace(-0.5, 0.25, n), heading_error=np.full(n, 0.1),
-        command=z if cmd is None else cmd, expert=z, distance=np.arange(1, n + 1) / 3.0,
-        interventions=interventions, crashed=crashed, seed=0, preset="summer", x=z, y=z,
+        dt=1 / 30,
+        lateral_offset=np.linspace(-0.5, 0.25, n),
+        heading_error=np.full(n, 0.1),
+        command=z if cmd is None else cmd,
+        expert=z,
+        distance=np.arange(1, n + 1) / 3.0,
+        interventions=interventions,
+        crashed=crashed,
+        seed=0,
+        preset="summer",
+        x=z,
+        y=z,
     )
 
 
