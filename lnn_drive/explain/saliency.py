@@ -202,11 +202,23 @@ def _upscale(mask: torch.Tensor, conv: nn.Conv2d, size: tuple[int, int]) -> torc
     """Transposed convolution of ``mask`` (B, 1, h, w) with an all-ones kernel of ``conv``'s
     geometry, output size ``size`` (the map that fed ``conv``)."""
     k, s, d, p = _pair(conv.kernel_size), _pair(conv.stride), _pair(conv.dilation), _padding(conv)
-    ones = torch.ones(1, 1, *k, dtype=mask.dtype, device=mask.device)
+    b = mask.shape[0]
     base = [(mask.shape[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1 for i in range(2)]
     extra = [size[i] - base[i] for i in range(2)]
     op = tuple(e if 0 <= e < max(s[i], d[i]) else 0 for i, e in enumerate(extra))
-    up = F.conv_transpose2d(mask, ones, stride=s, padding=p, output_padding=op, dilation=d)
+    # The batch goes into the channel axis with one group per sample: a single-channel
+    # transposed conv over a batch is ~20x slower on CPU than the grouped form.
+    ones = torch.ones(b, 1, *k, dtype=mask.dtype, device=mask.device)
+    up = F.conv_transpose2d(
+        mask.reshape(1, b, *mask.shape[2:]),  # (1, B, h, w)
+        ones,
+        stride=s,
+        padding=p,
+        output_padding=op,
+        dilation=d,
+        groups=b,
+    )
+    up = up.reshape(b, 1, *up.shape[2:])  # (B, 1, H', W')
     if tuple(up.shape[2:]) != tuple(size):
         # Geometry the output_padding cannot express (e.g. asymmetric 'same'): crop or
         # zero-pad at the bottom/right, where torch puts the odd pixel.
