@@ -237,7 +237,7 @@ def plot_wiring(wiring: Any, path: str | os.PathLike[str], *, title: str = "NCP 
     ax.set_xlim(-0.5, len(layers) - 0.5)
     ax.set_ylim(-1.2, tall + 1.2)
     ax.axis("off")
-    ax.set_title(title)
+    ax.set_title(title, pad=28)
     return _save(fig, path)
 
 
