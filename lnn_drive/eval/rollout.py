@@ -95,9 +95,7 @@ def check_compatible(policy: Any, observation_space: gym.Space, *, where: str = 
         raise RolloutError(str(e)) from e
 
 
-def _vector_env(
-    env_fns: Sequence[Callable[[], gym.Env]], *, vector: str
-) -> gym.vector.VectorEnv:
+def _vector_env(env_fns: Sequence[Callable[[], gym.Env]], *, vector: str) -> gym.vector.VectorEnv:
     mode = gym.vector.AutoresetMode.DISABLED
     if vector == "async" and len(env_fns) > 1:
         return gym.vector.AsyncVectorEnv(env_fns, shared_memory=True, autoreset_mode=mode)
@@ -192,7 +190,9 @@ def run_drives(
                         frames[i] = add_frame_noise(obs[i], std, d.rng)
             out = np.asarray(policy.act_batch(frames), dtype=np.float32)  # (n, k)
             if out.ndim != 2 or out.shape[0] != n:
-                raise RolloutError(f"policy.act_batch returned shape {out.shape}, expected ({n}, k)")
+                raise RolloutError(
+                    f"policy.act_batch returned shape {out.shape}, expected ({n}, k)"
+                )
             actions = out[:, :1].copy()  # (n, 1) curvature
             for i, d in enumerate(drives):
                 if d is None:
