@@ -134,7 +134,7 @@ def run_one(
     if done.is_file():
         return json.loads(done.read_text())
     tcfg = compose_config(
-        "train",
+        "dagger" if dagger else "train",
         [
             f"model={model}",
             f"seed={seed}",
