@@ -52,6 +52,7 @@ def saliency_grid(
     *,
     title: str = "VisualBackProp",
     col_titles: Sequence[str] | None = None,
+    views: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """A PNG grid: the frames on the first row, then one row per model with its saliency
     overlaid on the same frames.
@@ -62,6 +63,8 @@ def saliency_grid(
         path: Output PNG.
         title: Figure title.
         col_titles: One title per frame.
+        views: model name -> (N, h, w, 3) or (N, 3, h, w) frames to draw that model's maps
+            on (e.g. its preprocessed view when its preprocessing crops); default ``frames``.
     """
     import matplotlib
 
@@ -84,8 +87,9 @@ def saliency_grid(
         axes[0, j].imshow(frames[j])
         if col_titles is not None:
             axes[0, j].set_title(col_titles[j], fontsize=8)
-        for i, (_name, m) in enumerate(maps.items(), start=1):
-            axes[i, j].imshow(overlay(frames[j], m[j]))
+        for i, (name, m) in enumerate(maps.items(), start=1):
+            base = views[name][j] if views and name in views else frames[j]
+            axes[i, j].imshow(overlay(base, m[j]))
     for i, name in enumerate(["camera", *maps], start=0):
         axes[i, 0].set_ylabel(name, fontsize=9)
     for ax in axes.flat:
