@@ -197,6 +197,9 @@ def plot_wiring(wiring: Any, path: str | os.PathLike[str], *, title: str = "NCP 
         ys = np.linspace(0, tall - 1, len(ids) + 2)[1:-1] if len(ids) < tall else np.arange(tall)
         for i, y in zip(ids, ys, strict=True):
             pos[(g, i)] = (float(x), float(tall - 1 - y))
+    # Nodes are named by group and rank (S3, I0, C5, M0), as in the traces and trees: an
+    # LTC's state index is the neuron id, a CfC's is not.
+    rank = {key: j for g, ids in layers.items() for j, key in enumerate((g, i) for i in ids)}
     node = {i: (types[i], i) for i in range(len(types))}
 
     fig, ax = plt.subplots(figsize=(2.4 * len(layers) + 1.5, max(4.0, 0.22 * tall + 1.5)))
@@ -228,7 +231,8 @@ def plot_wiring(wiring: Any, path: str | os.PathLike[str], *, title: str = "NCP 
     for (g, i), (x, y) in pos.items():
         ax.scatter([x], [y], s=90, color=GROUP_COLOURS[g], zorder=3, edgecolors="k", linewidths=0.5)
         if g != "sensory" or sens.shape[0] <= 40:
-            ax.annotate(str(i), (x, y), fontsize=6, ha="center", va="center", zorder=4)
+            label = f"{g[0].upper()}{rank[(g, i)]}"
+            ax.annotate(label, (x, y), fontsize=5, ha="center", va="center", zorder=4)
     for x, (g, ids) in enumerate(layers.items()):
         ax.text(x, tall + 0.2, f"{g}\n({len(ids)})", ha="center", va="bottom", fontsize=9)
     ax.plot([], [], color=colour[1], label=f"excitatory ({counts[1]})")
@@ -286,7 +290,7 @@ def plot_neuron_traces(
     cmap = plt.get_cmap("tab20")
     for ax, (g, ids) in zip(axes[1:, 0], groups.items(), strict=True):
         for j, i in enumerate(ids[:max_units]):
-            ax.plot(t, record.states[:, i], lw=0.8, color=cmap(j % 20), label=str(i))
+            ax.plot(t, record.states[:, i], lw=0.8, color=cmap(j % 20), label=f"{g[0].upper()}{j}")
         ax.set_ylabel(f"{g}\n({len(ids)})", fontsize=8, color=GROUP_COLOURS.get(g, "k"))
         if len(ids) <= 12:
             ax.legend(fontsize=6, loc="upper right", ncol=min(len(ids), 6))
@@ -471,10 +475,11 @@ def tree_explanation(
 
 
 def command_activity(record: ClosedLoopRecord) -> tuple[np.ndarray, list[str]]:
-    """The command neurons' states and names; all units for a model without groups."""
+    """The command neurons' states, named ``command_<rank>`` (C<rank> in the wiring
+    picture); all units (``unit_<index>``) for a model without groups."""
     ids = record.groups.get("command") or list(range(record.states.shape[1]))
     label = "command" if record.groups.get("command") else "unit"
-    return record.states[:, ids], [f"{label}_{i}" for i in ids]
+    return record.states[:, ids], [f"{label}_{j}" for j in range(len(ids))]
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:

@@ -50,6 +50,7 @@ def _bars(
     state: np.ndarray,
     scale: np.ndarray,
     names: list[tuple[str, int]],
+    ranks: list[int],
     *,
     height: int,
     width: int,
@@ -62,7 +63,7 @@ def _bars(
     half = width - cx - 6
     cv2.putText(panel, "neurons", (6, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (220, 220, 220), 1)
     cv2.line(panel, (cx, 18), (cx, 18 + row * n), (110, 110, 110), 1)
-    for j, (g, i) in enumerate(names):
+    for j, ((g, i), r) in enumerate(zip(names, ranks, strict=True)):
         y = 18 + j * row
         v = float(np.clip(state[i] / scale[i], -1, 1)) if scale[i] > 0 else 0.0
         colour = _GROUP_RGB.get(g, (200, 200, 200))
@@ -71,7 +72,7 @@ def _bars(
         if row >= 8:
             cv2.putText(
                 panel,
-                f"{g[:3]} {i}",
+                f"{g[0].upper()}{r}",
                 (4, y + row - 2),
                 cv2.FONT_HERSHEY_SIMPLEX,
                 min(0.33, row / 30),
@@ -143,8 +144,11 @@ def render_panel(
     if not groups:
         groups = {"units": list(range(min(record.states.shape[1], 64)))}
     names = [(g, i) for g in ("inter", "command", "motor", "units") for i in groups.get(g, [])]
+    ranks = [
+        j for g in ("inter", "command", "motor", "units") for j in range(len(groups.get(g, [])))
+    ]
     scale_per = np.max(np.abs(record.states), axis=0)  # (n,)
-    right = _bars(record.states[t], scale_per, names, height=left.shape[0], width=bar_width)
+    right = _bars(record.states[t], scale_per, names, ranks, height=left.shape[0], width=bar_width)
     top = np.concatenate([left, right], axis=1)
     bottom = _trace(record, t, width=top.shape[1])
     frame = np.concatenate([top, bottom], axis=0)

@@ -54,7 +54,7 @@ def test_explain_policies_writes_everything(tmp_path) -> None:
     assert "ncp_b/fog" in s["attention"] and "ncp_a/clean (summer)" in s["attention"]
     d = s["dynamics"]["ncp_a"]
     assert d["steps"] == 25 and 0 < d["pc1"] <= 1
-    assert d["tree"]["regression"]["features"][0] == "command_1"
+    assert d["tree"]["regression"]["features"][0] == "command_0"
     md = (tmp_path / "summary.md").read_text()
     assert "| ncp_a |" in md and "![VisualBackProp](saliency_grid.png)" in md
     assert json.loads((tmp_path / "summary.json").read_text())["models"] == ["ncp_a", "ncp_b"]

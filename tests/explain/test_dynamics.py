@@ -34,7 +34,7 @@ def test_record_closed_loop_and_plots(tmp_path) -> None:
     res = pca_states(rec.states)
     assert plot_pca({"fake": (res, rec.steering)}, tmp_path / "pca.png").exists()
     acts, names = command_activity(rec)
-    assert acts.shape == (30, 6) and names[0] == "command_1"
+    assert acts.shape == (30, 6) and names[0] == "command_0"
 
 
 def test_wiring_found_and_drawn(tmp_path) -> None:
