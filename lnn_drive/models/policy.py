@@ -190,7 +190,8 @@ class Policy(nn.Module):
             raise ValueError(
                 f"Policy.reset_rows: expected a bool mask of shape ({self._hx.shape[0]},), got {m.dtype} {m.shape}"
             )
-        self._hx[torch.from_numpy(m)] = 0.0
+        keep = torch.from_numpy(~m).to(self._hx.device)[:, None]  # (B, 1)
+        self._hx = self._hx * keep  # out of place: the state may be an inference tensor
 
     @torch.inference_mode()
     def act_batch(self, frames: np.ndarray) -> np.ndarray:
