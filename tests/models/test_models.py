@@ -148,7 +148,7 @@ def test_act_batch_and_reset_rows() -> None:
     p.reset(1)
     np.testing.assert_allclose(out[0], p.act(frames[0, 0]), atol=1e-5)
     with pytest.raises(ValueError, match="bool mask of shape"):
-        p.reset_rows(np.array([True]))
+        p.reset_rows(np.array([True, False, True]))
 
 
 def test_wrong_frame_shape_or_dtype_is_a_clear_error() -> None:
