@@ -1,0 +1,86 @@
+"""The privileged expert: a controller that sees the true road geometry and car state.
+
+Two controllers of the right lane's centre line, both returning path curvature (1/m):
+
+- ``stanley``: curvature feed-forward of the lane ahead plus linear feedback on lateral
+  offset and heading error, with gains set for a critically-damped-ish response at the
+  car's speed (natural frequency ``omega`` rad/s, damping ``zeta``). With the
+  feed-forward it has no steady-state offset in bends.
+- ``pure_pursuit``: steer onto the circle through the lane-centre point ``lookahead``
+  metres ahead (cuts bends slightly: about ``lookahead^2 / (4 R)`` inward).
+
+DART (Laskey et al. 2017): :func:`dart_action` perturbs the executed action with Gaussian
+noise while the expert's clean action is recorded as the label, so the logs contain the
+small drifts and the corrections back to the lane centre.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lnn_drive.envs.config import EXPERTS, MAX_CURVATURE
+from lnn_drive.envs.road import Road
+
+
+@dataclass(frozen=True, kw_only=True)
+class LaneExpert:
+    """Expert controller of the lane centre.
+
+    Attributes:
+        kind: ``"stanley"`` or ``"pure_pursuit"``.
+        speed: Car speed (m/s), sets the gains.
+        omega, zeta: Closed-loop natural frequency (rad/s) and damping of ``stanley``.
+        preview: Time (s) ahead at which ``stanley`` reads the lane curvature; covers the
+            actuation lag and the one-step delay of discrete control.
+        lookahead: ``pure_pursuit`` look-ahead distance (m).
+    """
+
+    kind: str = "stanley"
+    speed: float = 10.0
+    omega: float = 1.6
+    zeta: float = 0.9
+    preview: float = 0.1
+    lookahead: float = 7.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXPERTS:
+            raise ValueError(f"expert kind must be one of {EXPERTS}, got {self.kind!r}")
+
+    def action(
+        self,
+        road: Road,
+        *,
+        x: float,
+        y: float,
+        yaw: float,
+        s: float,
+        lateral_offset: float,
+        heading_error: float,
+    ) -> float:
+        """Clean curvature command (1/m), clipped to the action bound."""
+        d_lane = road.lane_centre
+        if self.kind == "stanley":
+            k_road = road.curvature_at(s + self.preview * self.speed)
+            k_lane = k_road / (1.0 - d_lane * k_road)  # parallel curve at offset d_lane
+            k1 = (self.omega / self.speed) ** 2
+            k2 = 2 * self.zeta * self.omega / self.speed
+            k = (k_lane - k1 * lateral_offset - k2 * math.sin(heading_error)) / max(
+                math.cos(heading_error), 0.2
+            )
+        else:
+            tx, ty, _ = road.pose(s + self.lookahead, d_lane)
+            dx, dy = tx - x, ty - y
+            ly = -dx * math.sin(yaw) + dy * math.cos(yaw)
+            k = 2.0 * ly / (dx * dx + dy * dy)
+        return min(max(k, -MAX_CURVATURE), MAX_CURVATURE)
+
+
+def dart_action(expert_action: float, std: float, rng: np.random.Generator) -> float:
+    """DART: the expert's action plus N(0, std^2) noise, clipped to the action bound."""
+    if std <= 0:
+        return float(expert_action)
+    k = expert_action + std * float(rng.standard_normal())
+    return min(max(k, -MAX_CURVATURE), MAX_CURVATURE)

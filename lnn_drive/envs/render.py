@@ -1,0 +1,513 @@
+"""The camera renderer: a pinhole camera over a flat ground plane.
+
+The ground is a plane, so each image row sees the ground at one forward distance and the
+ground point of a pixel moves linearly along the row: the ground image is a homography of
+the top-down texture (:class:`~lnn_drive.envs.road.GroundTexture`), evaluated by a numba
+kernel that walks each row with two additions per pixel and picks a mip level per row.
+Rows above the horizon (or beyond the view distance) come from a 360-degree sky panorama
+with a hill silhouette that scrolls with the car's heading. Roadside objects are
+billboards drawn back to front (painter's algorithm) over the ground, with distance fog.
+The same kernel writes the semantic label image (:data:`~lnn_drive.envs.config.LABEL_CLASSES`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numba import njit
+
+from lnn_drive.envs.config import OBJECT_KINDS, Appearance
+from lnn_drive.envs.road import (
+    N_OBJ_COLS,
+    OB,
+    OG,
+    OH,
+    OKIND,
+    OR,
+    OSEED,
+    OW,
+    OX,
+    OY,
+    GroundTexture,
+)
+
+# Rows of the per-row table.
+R_OK, R_LEVEL, R_G, R_LAT0, R_DLAT, R_FOG = range(6)
+# Entries of the parameter vector passed to the kernel.
+(P_X, P_Y, P_YAW, P_F, P_CX, P_CY, P_H, P_PITCH, P_FOGD, P_LIGHT, P_SPARSE, P_VIEW, P_LIT) = range(
+    13
+)
+P_FOG_RGB = 13
+N_PARAMS = 16
+#: Objects farther than this (m) are not drawn (they are sub-pixel and fogged anyway).
+OBJECT_VIEW = 160.0
+#: Objects nearer than this (m, forward) are not drawn (they are beside or behind the camera).
+OBJECT_NEAR = 1.0
+
+
+@dataclass(frozen=True)
+class Camera:
+    """Pinhole camera looking forward from the car.
+
+    Attributes:
+        height, width: Image size (pixels).
+        fov_deg: Horizontal field of view.
+        cam_height: Height above the ground (m).
+        pitch_deg: Downward pitch.
+    """
+
+    height: int
+    width: int
+    fov_deg: float
+    cam_height: float
+    pitch_deg: float
+
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels."""
+        return (self.width / 2) / math.tan(math.radians(self.fov_deg) / 2)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.width / 2, self.height / 2
+
+    @property
+    def pitch(self) -> float:
+        return math.radians(self.pitch_deg)
+
+    def row_table(
+        self, *, view_distance: float, res0: float, levels: int, fog_distance: float
+    ) -> np.ndarray:
+        """Per-row ground geometry, float64 (6, H): ``R_OK`` (1 where the row sees ground
+        within the view distance), ``R_LEVEL`` (mip level), ``R_G`` (forward distance m),
+        ``R_LAT0`` (lateral position m of column 0, left positive), ``R_DLAT`` (lateral step
+        per column), ``R_FOG`` (fog blend factor)."""
+        h, f = self.height, self.focal
+        cx, cy = self.centre
+        th = self.pitch
+        out = np.zeros((6, h))
+
+        def ground(v: float) -> tuple[float, float]:
+            yn = (v - cy) / f
+            up = -math.sin(th) - yn * math.cos(th)
+            fwd = math.cos(th) - yn * math.sin(th)
+            if up >= -1e-9:
+                return math.inf, math.inf
+            t = self.cam_height / -up
+            return t * fwd, t
+
+        for v in range(h):
+            g, t = ground(v + 0.5)
+            if not g <= view_distance:
+                continue
+            g_near, _ = ground(v + 1.0)
+            g_far, _ = ground(v)
+            depth = abs(min(g_far, 10 * view_distance) - g_near)
+            lat = t / f
+            level = math.log2(max(math.sqrt(lat * depth), 1e-9) / res0)
+            out[R_OK, v] = 1
+            out[R_LEVEL, v] = min(max(round(level - 0.25), 0), levels - 1)
+            out[R_G, v] = g
+            out[R_LAT0, v] = -t * (0.5 - cx) / f
+            out[R_DLAT, v] = -t / f
+            out[R_FOG, v] = 1 - math.exp(-g / fog_distance)
+        return out
+
+    def level_corners(self, rows: np.ndarray, levels: int, res: np.ndarray) -> np.ndarray:
+        """Car-frame (forward, left) corners (L, 4, 2) of the ground each level shows, with
+        a margin of two texels; NaN for levels no row uses."""
+        w = self.width
+        out = np.full((levels, 4, 2), np.nan)
+        for lv in range(levels):
+            sel = np.flatnonzero((rows[R_OK] > 0) & (rows[R_LEVEL] == lv))
+            if len(sel) == 0:
+                continue
+            m = 2 * res[lv]
+            g = rows[R_G, sel]
+            gmin, gmax = g.min() - m, g.max() + m
+            far = sel[np.argmax(g)]
+            lat_max = (
+                max(abs(rows[R_LAT0, far]), abs(rows[R_LAT0, far] + rows[R_DLAT, far] * w)) + m
+            )
+            out[lv] = [(gmin, lat_max), (gmin, -lat_max), (gmax, lat_max), (gmax, -lat_max)]
+        return out
+
+
+def _mix(a, b, t):
+    return tuple(float((1 - t) * x + t * y) for x, y in zip(a, b, strict=True))
+
+
+def sky_panorama(
+    cam: Camera, rows: np.ndarray, look: Appearance, rng: np.random.Generator, view_distance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 360-degree panorama for the rows that show no rendered ground: sky gradient, a hill
+    and treeline silhouette (random per road), and far ground fading into the haze.
+
+    Returns:
+        (rgb uint8 (V, P, 3), labels uint8 (V, P)) with V = the first ground row and
+        P = round(2 pi focal) columns, column c facing azimuth c / focal.
+    """
+    f = cam.focal
+    cx, cy = cam.centre
+    ok = np.flatnonzero(rows[R_OK] > 0)
+    nv = int(ok.min()) if len(ok) else cam.height
+    p = max(int(round(2 * math.pi * f)), 8)
+    th = cam.pitch
+    ang = np.arange(p) * 2 * math.pi / p
+    hill = np.zeros(p)
+    for k in (1, 2, 3, 5, 8):
+        hill += rng.uniform(0.2, 1.0) / k * np.sin(k * ang + rng.uniform(0, 2 * math.pi))
+    hill = np.radians(0.8) + np.radians(1.6) * (hill - hill.min()) / (np.ptp(hill) + 1e-9)
+    tree = np.radians(0.6) * np.clip(
+        np.sin(23 * ang + rng.uniform(0, 6)) + 0.6 * np.sin(71 * ang + rng.uniform(0, 6)), 0, None
+    )
+    top = hill + tree
+    rgb = np.zeros((nv, p, 3), np.uint8)
+    lab = np.zeros((nv, p), np.uint8)
+    fog = 1 - math.exp(-view_distance / look.fog_distance)
+    far_ground = _mix(np.asarray(look.ground) * look.light * 0.95, look.fog_color, fog)
+    for v in range(nv):
+        yn = (v + 0.5 - cy) / f
+        up = -math.sin(th) - yn * math.cos(th)
+        fwd = math.cos(th) - yn * math.sin(th)
+        elev = math.atan2(up, fwd)
+        if elev < 0:
+            rgb[v] = far_ground
+            lab[v] = 1
+            continue
+        t = min(elev / math.radians(25), 1.0) ** 0.6
+        sky = _mix(look.sky_horizon, look.sky_top, t)
+        rgb[v] = sky
+        below = elev < top
+        shade = 0.85 + 0.15 * np.clip(elev / (top + 1e-9), 0, 1)
+        hills = np.asarray(look.hills, np.float64)[None, :] * shade[:, None]
+        rgb[v, below] = np.clip(hills[below], 0, 255).astype(np.uint8)
+        lab[v, below] = 1
+    return rgb, lab
+
+
+class Renderer:
+    """Draws camera frames and label images of one road.
+
+    Args:
+        cam: The camera.
+        ground: The streamed ground texture of the road.
+        objs: Object table (see :func:`~lnn_drive.envs.road.generate_objects`).
+        look: Appearance.
+        rng: Randomness for the panorama.
+        view_distance: Ground drawn up to this distance (m).
+    """
+
+    def __init__(
+        self,
+        cam: Camera,
+        ground: GroundTexture,
+        objs: np.ndarray,
+        look: Appearance,
+        rng: np.random.Generator,
+        *,
+        view_distance: float,
+    ) -> None:
+        self.cam = cam
+        self.ground = ground
+        self.objs = np.ascontiguousarray(objs, np.float64).reshape(-1, N_OBJ_COLS)
+        self.obj_s = self.objs[:, 2].copy()
+        self.rows = cam.row_table(
+            view_distance=view_distance,
+            res0=ground.res0,
+            levels=ground.levels,
+            fog_distance=look.fog_distance,
+        )
+        self.corners = cam.level_corners(self.rows, ground.levels, ground.res)
+        self.pano, self.pano_lab = sky_panorama(cam, self.rows, look, rng, view_distance)
+        cx, cy = cam.centre
+        params = np.zeros(N_PARAMS)
+        params[[P_F, P_CX, P_CY, P_H, P_PITCH]] = cam.focal, cx, cy, cam.cam_height, cam.pitch
+        params[P_FOGD] = look.fog_distance
+        params[P_LIGHT] = look.light
+        params[P_SPARSE] = look.crown_sparse
+        params[P_VIEW] = OBJECT_VIEW
+        params[P_LIT] = float(look.windows_lit)
+        params[P_FOG_RGB : P_FOG_RGB + 3] = look.fog_color
+        self.params = params
+        self.window_rgb = np.asarray(look.window, np.float64)
+        self.trunk_rgb = np.asarray(look.trunk, np.float64)
+        self.roof_rgb = np.asarray(look.roof, np.float64)
+        self._check_streaming()
+        self._buf = np.zeros((cam.height, cam.width, 4), np.uint8)
+        self._buf32 = self._buf.view(np.uint32).reshape(cam.height, cam.width)
+        self._nolab = np.empty((1, 1), np.uint8)
+        self._nobuf = np.empty((1, 1), np.uint32)
+        pano4 = np.zeros((*self.pano.shape[:2], 4), np.uint8)
+        pano4[..., :3] = self.pano
+        self.pano32 = pano4.view(np.uint32).reshape(self.pano.shape[:2])
+
+    def _check_streaming(self) -> None:
+        g = self.ground
+        for lv in range(g.levels):
+            c = self.corners[lv]
+            if np.isnan(c).any():
+                continue
+            extent = math.hypot(np.ptp(c[:, 0]), np.ptp(c[:, 1]))
+            if extent > (g.slots[lv] - 1) * g.tile_size[lv]:
+                raise ValueError(
+                    f"texture level {lv} cannot hold the {extent:.0f} m of ground the camera "
+                    "sees there; reduce env.view_distance or env.fov_deg"
+                )
+
+    def _object_range(self, s: float) -> tuple[int, int]:
+        i0 = int(np.searchsorted(self.obj_s, s - 30.0))
+        i1 = int(np.searchsorted(self.obj_s, s + OBJECT_VIEW + 30.0))
+        return i0, i1
+
+    def render(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
+        """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``."""
+        self.ground.ensure(self.corners, x, y, yaw)
+        self._draw(self._buf32, self._nolab, False, x, y, yaw, s)
+        return cv2.cvtColor(self._buf, cv2.COLOR_RGBA2RGB)
+
+    def render_labels(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
+        """Semantic labels uint8 (H, W) for the same pose (classes in ``LABEL_CLASSES``)."""
+        self.ground.ensure(self.corners, x, y, yaw, labels=True)
+        lab = np.empty((self.cam.height, self.cam.width), np.uint8)
+        self._draw(self._nobuf, lab, True, x, y, yaw, s)
+        return lab
+
+    def _draw(self, out, lab, labels, x, y, yaw, s) -> None:
+        p = self.params
+        p[P_X], p[P_Y], p[P_YAW] = x, y, yaw
+        i0, i1 = self._object_range(s)
+        g = self.ground
+        _render(
+            out,
+            lab,
+            labels,
+            p,
+            self.rows,
+            g.tex32,
+            g.lab,
+            g.res,
+            self.pano32,
+            self.pano_lab,
+            self.objs[i0:i1],
+            self.trunk_rgb,
+            self.roof_rgb,
+            self.window_rgb,
+        )
+
+
+@njit(cache=True, inline="always")
+def _hash(a, b, c):  # pragma: no cover - numba
+    h = (a * 374761393 + b * 668265263 + c * 2147483647) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * 1274126177) & 0xFFFFFFFF
+    return ((h ^ (h >> 16)) & 0xFFFF) / 65536.0
+
+
+KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_KINDS))
+
+
+@njit(cache=True, fastmath=True)
+def _render(
+    out, lab, labels, p, rows, tex, ltex, res, pano, pano_lab, objs, trunk, roof, window
+):  # pragma: no cover
+    h = rows.shape[1]
+    w = lab.shape[1] if labels else out.shape[1]
+    x = p[P_X]
+    y = p[P_Y]
+    yaw = p[P_YAW]
+    f = p[P_F]
+    c = math.cos(yaw)
+    s = math.sin(yaw)
+    n = ltex.shape[1] if labels else tex.shape[1]
+    mask = n - 1
+    offs = float(n) * 1048576.0
+    m_rb = np.uint32(0xFF00FF)
+    m_g = np.uint32(0xFF00)
+    npano = pano.shape[1]
+    col0 = (int(math.floor(yaw * f)) + int(p[P_CX])) % npano
+    fr = p[P_FOG_RGB]
+    fg = p[P_FOG_RGB + 1]
+    fb = p[P_FOG_RGB + 2]
+    # ---- ground and sky
+    for v in range(h):
+        if rows[R_OK, v] == 0.0:
+            if v < pano.shape[0]:
+                col = col0
+                for u in range(w):
+                    if labels:
+                        lab[v, u] = pano_lab[v, col]
+                    else:
+                        out[v, u] = pano[v, col]
+                    col -= 1
+                    if col < 0:
+                        col += npano
+            continue
+        lv = int(rows[R_LEVEL, v])
+        inv = 1.0 / res[lv]
+        g = rows[R_G, v]
+        lat0 = rows[R_LAT0, v]
+        dlat = rows[R_DLAT, v]
+        # texel coordinates, shifted by a multiple of the texture size so that they stay
+        # positive and truncation is floor
+        gx = (x + g * c - lat0 * s) * inv + offs
+        gy = (y + g * s + lat0 * c) * inv + offs
+        dx = -dlat * s * inv
+        dy = dlat * c * inv
+        if labels:
+            lt = ltex[lv]
+            for u in range(w):
+                lab[v, u] = lt[int(gy + u * dy) & mask, int(gx + u * dx) & mask]
+        else:
+            tl = tex[lv]
+            fog = rows[R_FOG, v]
+            # blend towards the fog colour on the packed RGBX texel: red and blue in one
+            # multiply, green in another (no carries: every channel stays below 2^16)
+            k = np.uint32(int(256.0 * (1.0 - fog) + 0.5))
+            arb = np.uint32(int(fr * fog * 256.0 + 128.0) + (int(fb * fog * 256.0 + 128.0) << 16))
+            ag = np.uint32(int(fg * fog * 256.0 + 128.0) << 8)
+            for u in range(w):
+                px = tl[int(gy + u * dy) & mask, int(gx + u * dx) & mask]
+                rb = (((px & m_rb) * k + arb) >> 8) & m_rb
+                gg = (((px & m_g) * k + ag) >> 8) & m_g
+                out[v, u] = rb | gg
+    # ---- roadside objects, back to front
+    m = objs.shape[0]
+    if m == 0:
+        return
+    th = p[P_PITCH]
+    cth = math.cos(th)
+    sth = math.sin(th)
+    camh = p[P_H]
+    cx = p[P_CX]
+    cy = p[P_CY]
+    depth = np.empty(m)
+    for k in range(m):
+        ox = objs[k, OX] - x
+        oy = objs[k, OY] - y
+        depth[k] = ox * c + oy * s
+    order = np.argsort(-depth)
+    light = p[P_LIGHT]
+    fogd = p[P_FOGD]
+    sparse = p[P_SPARSE]
+    lit = p[P_LIT] > 0.5
+    for q in range(m):
+        k = order[q]
+        fwd = depth[k]
+        if fwd < OBJECT_NEAR or fwd > p[P_VIEW]:
+            continue
+        ox = objs[k, OX] - x
+        oy = objs[k, OY] - y
+        lat = -ox * s + oy * c
+        ow = objs[k, OW]
+        oh = objs[k, OH]
+        kind = int(objs[k, OKIND])
+        seed = int(objs[k, OSEED])
+        # projection of the object's base and top (camera looks down by th)
+        zb = fwd * cth + camh * sth
+        yb = -fwd * sth + camh * cth
+        zt = fwd * cth - (oh - camh) * sth
+        yt = -fwd * sth - (oh - camh) * cth
+        if zb <= 0.1 or zt <= 0.1:
+            continue
+        vb = cy + f * yb / zb
+        vt = cy + f * yt / zt
+        zm = 0.5 * (zb + zt)
+        uc = cx + f * (-lat) / zm
+        hw = f * 0.5 * ow / zm
+        u0 = max(int(math.floor(uc - hw)), 0)
+        u1 = min(int(math.ceil(uc + hw)), w)
+        v0 = max(int(math.floor(vt)), 0)
+        v1 = min(int(math.ceil(vb)), h)
+        if u0 >= u1 or v0 >= v1:
+            continue
+        fog = 1.0 - math.exp(-fwd / fogd)
+        r0 = objs[k, OR] * light
+        g0 = objs[k, OG] * light
+        b0 = objs[k, OB] * light
+        span = max(vb - vt, 1e-6)
+        # texture coordinates in metres so that the grain does not scale with distance
+        for vv in range(v0, v1):
+            b = (vb - (vv + 0.5)) / span  # 0 at the base, 1 at the top
+            if b < 0.0 or b > 1.0:
+                continue
+            for uu in range(u0, u1):
+                a = (uu + 0.5 - uc) / hw  # -1 left edge .. 1 right edge
+                if a < -1.0 or a > 1.0:
+                    continue
+                tu = int((a + 1.0) * ow * 4.0)
+                tv = int(b * oh * 4.0)
+                nz = _hash(tu, tv, seed)
+                cr = -1.0
+                cg = 0.0
+                cb = 0.0
+                glow = False
+                if kind == KIND_TREE:
+                    ta = 0.15 / (0.5 * ow)
+                    rb = (b - 0.62) / 0.38
+                    rr = a * a + rb * rb
+                    if rr < 1.0 - 0.3 * _hash(tu // 2, tv // 2, seed + 1):
+                        if sparse > 0.0 and _hash(tu, tv, seed + 7) < sparse and abs(a) > ta:
+                            pass
+                        else:
+                            sh = 0.7 + 0.35 * (0.5 + 0.5 * rb) + 0.25 * (nz - 0.5) - 0.15 * a
+                            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                    if cr < 0.0 and abs(a) < ta and b < 0.55:
+                        sh = 0.85 + 0.2 * (nz - 0.5)
+                        cr, cg, cb = (
+                            trunk[0] * light * sh,
+                            trunk[1] * light * sh,
+                            trunk[2] * light * sh,
+                        )
+                elif kind == KIND_CONIFER:
+                    if b > 0.1 and abs(a) < (1.0 - b) / 0.9 * (0.85 + 0.15 * _hash(0, tv, seed)):
+                        tier = (b * oh / 1.2) % 1.0
+                        sh = 0.65 + 0.45 * tier + 0.2 * (nz - 0.5) - 0.1 * a
+                        cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                    elif b <= 0.1 and abs(a) < 0.1:
+                        cr, cg, cb = trunk[0] * light, trunk[1] * light, trunk[2] * light
+                elif kind == KIND_BUSH:
+                    if a * a + b * b < 1.0 - 0.35 * _hash(tu // 2, tv // 2, seed + 3):
+                        sh = 0.7 + 0.4 * b + 0.3 * (nz - 0.5) - 0.1 * a
+                        cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                elif kind == KIND_POLE:
+                    sh = 1.05 - 0.35 * (a + 1.0) * 0.5
+                    cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                else:  # building
+                    wall_top = 0.8
+                    if b < wall_top:
+                        nw = max(2.0, math.floor(ow / 3.0))
+                        nf = max(1.0, math.floor(oh * wall_top / 3.0))
+                        fu = ((a + 1.0) * 0.5 * nw) % 1.0
+                        fv = (b / wall_top * nf) % 1.0
+                        if 0.3 < fu < 0.7 and 0.35 < fv < 0.75 and b > 0.12:
+                            if lit:
+                                cr, cg, cb = window[0], window[1], window[2]
+                                glow = True
+                            else:
+                                cr, cg, cb = window[0] * light, window[1] * light, window[2] * light
+                        else:
+                            sh = 0.92 + 0.1 * (nz - 0.5)
+                            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                    elif abs(a) < 1.0 - 0.35 * (b - wall_top) / (1.0 - wall_top):
+                        sh = 0.9 + 0.1 * (nz - 0.5)
+                        cr, cg, cb = (
+                            roof[0] * light * sh,
+                            roof[1] * light * sh,
+                            roof[2] * light * sh,
+                        )
+                if cr < 0.0:
+                    continue
+                if labels:
+                    lab[vv, uu] = 4
+                else:
+                    ff = fog * 0.5 if glow else fog
+                    cr = cr * (1 - ff) + fr * ff
+                    cg = cg * (1 - ff) + fg * ff
+                    cb = cb * (1 - ff) + fb * ff
+                    ir = np.uint32(min(max(cr, 0.0), 255.0))
+                    ig = np.uint32(min(max(cg, 0.0), 255.0))
+                    ib = np.uint32(min(max(cb, 0.0), 255.0))
+                    out[vv, uu] = ir | (ig << 8) | (ib << 16)

@@ -1,0 +1,635 @@
+"""Roads: a seeded centreline with bounded curvature, roadside objects with their cast
+shadows, and the streamed top-down ground texture the renderer samples.
+
+Coordinates: world x, y in metres on a flat ground plane; heading counter-clockwise from +x.
+A point near the road has arc length ``s`` along the centreline and a signed lateral
+coordinate ``d`` (positive = left of the centreline). Two lanes of ``lane_width``; the car
+drives in the right lane, whose centre is at ``d = -lane_width / 2``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numba import njit
+
+from lnn_drive.envs.config import OBJECT_KINDS, Appearance
+
+#: Spacing of centreline samples (m).
+DS = 0.5
+#: Lane markings: dashed centre line (dash, period) and solid edge lines (width), in m.
+DASH, DASH_PERIOD, MARK_W = 3.0, 9.0, 0.15
+#: Length (m) over which curvature ramps linearly into and out of a bend (clothoid).
+RAMP = 15.0
+#: The road's heading stays within this angle (rad) of its initial heading, so that a road
+#: never folds back onto itself.
+HEADING_BOUND = math.radians(70.0)
+
+# Object table columns.
+OX, OY, OS, OKIND, OW, OH, OR, OG, OB, OSEED = range(10)
+N_OBJ_COLS = 10
+
+
+@dataclass(frozen=True, eq=False)
+class Road:
+    """A centreline sampled every :data:`DS` metres.
+
+    Attributes:
+        x, y: (N,) sample positions (m).
+        heading: (N,) tangent direction (rad).
+        curvature: (N,) signed curvature (1/m), positive turning left.
+        lane_width: Lane width (m); the road is two lanes wide.
+        shoulder_width: Paved shoulder width (m).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    heading: np.ndarray
+    curvature: np.ndarray
+    lane_width: float
+    shoulder_width: float
+
+    @property
+    def length(self) -> float:
+        return (len(self.x) - 1) * DS
+
+    @property
+    def lane_centre(self) -> float:
+        """Lateral coordinate ``d`` of the right lane's centre."""
+        return -self.lane_width / 2
+
+    def pose(self, s: float, d: float = 0.0) -> tuple[float, float, float]:
+        """World ``(x, y, heading)`` of the point at arc length ``s`` and offset ``d``."""
+        return _pose(self.x, self.y, self.heading, self.curvature, s, d)
+
+    def curvature_at(self, s: float) -> float:
+        i = min(max(int(round(s / DS)), 0), len(self.x) - 1)
+        return float(self.curvature[i])
+
+
+def generate_road(
+    rng: np.random.Generator,
+    *,
+    length: float,
+    max_curvature: float,
+    lane_width: float = 3.5,
+    shoulder_width: float = 1.0,
+    straight_start: float = 30.0,
+) -> Road:
+    """Generate a road: straights, gentle and sharp bends and S-curves joined by clothoid
+    ramps, with ``|curvature| <= max_curvature`` everywhere.
+
+    Args:
+        rng: Source of randomness (the environment's ``np_random``).
+        length: Road length (m).
+        max_curvature: Curvature bound (1/m).
+        lane_width, shoulder_width: Cross-section (m).
+        straight_start: Length (m) of the straight the road begins with.
+    """
+    n = int(math.ceil(length / DS)) + 1
+    kappa: list[np.ndarray] = [np.zeros(int(straight_start / DS))]
+    total = len(kappa[0])
+    heading = 0.0  # relative to the initial heading
+    nr = int(RAMP / DS)
+    kmax = float(max_curvature)
+
+    def bend(k: float, angle: float) -> np.ndarray:
+        """Curvature profile turning by ``angle`` (signed) with peak curvature |k|."""
+        sign = 1.0 if angle >= 0 else -1.0
+        angle = abs(angle)
+        if angle < 1e-6:
+            return np.zeros(0)
+        hold = angle / k - RAMP  # ramps contribute k * RAMP of heading change together
+        if hold < 0:
+            hold, k = 0.0, angle / RAMP
+        nh = int(round(hold / DS))
+        ramp = np.linspace(0.0, k, nr + 1)[1:]
+        return sign * np.concatenate([ramp, np.full(nh, k), ramp[::-1]])
+
+    def turn(k: float, angle: float, sign: float | None = None) -> np.ndarray:
+        """A bend by ``angle`` (> 0), direction ``sign`` (random or back towards the
+        initial heading when unset), shortened so that the heading stays bounded."""
+        nonlocal heading
+        if sign is None:
+            if abs(heading) > 0.3 * HEADING_BOUND:
+                sign = -math.copysign(1.0, heading)
+            else:
+                sign = 1.0 if rng.random() < 0.5 else -1.0
+        room = max(HEADING_BOUND - sign * heading, 0.0)
+        seg = bend(k, sign * min(angle, room))
+        heading += float(seg.sum() * DS)
+        return seg
+
+    while total < n:
+        r = rng.random()
+        if kmax <= 0 or r < 0.25:
+            seg = np.zeros(int(rng.uniform(20, 90) / DS))
+        elif r < 0.55:  # gentle bend
+            seg = turn(rng.uniform(0.15, 0.5) * kmax, math.radians(rng.uniform(20, 90)))
+        elif r < 0.8:  # sharp bend
+            seg = turn(rng.uniform(0.6, 1.0) * kmax, math.radians(rng.uniform(40, 120)))
+        else:  # S-curve: two opposite bends back to back
+            k = rng.uniform(0.4, 1.0) * kmax
+            first = turn(k, math.radians(rng.uniform(25, 70)))
+            back = -1.0 if first.sum() > 0 else 1.0
+            seg = np.concatenate([first, turn(k, math.radians(rng.uniform(25, 70)), back)])
+        if len(seg) == 0:
+            seg = np.zeros(20)
+        kappa.append(seg)
+        total += len(seg)
+    k = np.concatenate(kappa)[:n].astype(np.float64)
+    h0 = rng.uniform(-math.pi, math.pi)
+    psi = h0 + np.concatenate([[0.0], np.cumsum(k[:-1]) * DS])
+    mid = psi + 0.5 * k * DS  # exact for arcs: chord direction
+    chord = np.where(np.abs(k) > 1e-9, 2 * np.sin(0.5 * k * DS) / np.where(k == 0, 1, k), DS)
+    x = np.concatenate([[0.0], np.cumsum(chord[:-1] * np.cos(mid[:-1]))])
+    y = np.concatenate([[0.0], np.cumsum(chord[:-1] * np.sin(mid[:-1]))])
+    return Road(
+        x=x, y=y, heading=psi, curvature=k, lane_width=lane_width, shoulder_width=shoulder_width
+    )
+
+
+@njit(cache=True)
+def _pose(xs, ys, hs, ks, s, d):  # pragma: no cover - numba
+    n = xs.shape[0]
+    i = int(math.floor(s / DS + 0.5))
+    i = min(max(i, 0), n - 1)
+    a = s - i * DS
+    h = hs[i] + ks[i] * a
+    hm = hs[i] + 0.5 * ks[i] * a
+    x = xs[i] + a * math.cos(hm) - d * math.sin(h)
+    y = ys[i] + a * math.sin(hm) + d * math.cos(h)
+    return x, y, h
+
+
+@njit(cache=True)
+def project(xs, ys, hs, ks, x, y, hint, window):  # pragma: no cover - numba
+    """Nearest centreline point to (x, y), searching ``hint +- window`` samples.
+
+    Returns:
+        (index, s, d, road heading at s, curvature at the index).
+    """
+    n = xs.shape[0]
+    lo = max(hint - window, 0)
+    hi = min(hint + window + 1, n)
+    best = lo
+    bd = 1e300
+    for i in range(lo, hi):
+        dx = x - xs[i]
+        dy = y - ys[i]
+        q = dx * dx + dy * dy
+        if q < bd:
+            bd = q
+            best = i
+    dx = x - xs[best]
+    dy = y - ys[best]
+    c = math.cos(hs[best])
+    sn = math.sin(hs[best])
+    along = dx * c + dy * sn
+    lat = -dx * sn + dy * c
+    k = ks[best]
+    # the centreline bends away from its tangent by k * along^2 / 2
+    lat -= 0.5 * k * along * along
+    return best, best * DS + along, lat, hs[best] + k * along, k
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def generate_objects(
+    rng: np.random.Generator, road: Road, look: Appearance, *, density: float, start: float
+) -> np.ndarray:
+    """Place roadside objects at random offsets beside the road.
+
+    Returns:
+        float64 (K, N_OBJ_COLS) table sorted by arc length, columns ``OX, OY, OS, OKIND, OW,
+        OH, OR, OG, OB, OSEED`` (position m, arc length m, kind index into
+        :data:`OBJECT_KINDS`, width and height m, colour 0-255, a per-object texture seed).
+    """
+    half = road.lane_width + road.shoulder_width
+    count = int(rng.poisson(density * max(road.length - start, 0) / 100.0))
+    p = np.asarray(look.kinds, np.float64)
+    p /= p.sum()
+    rows = []
+    for _ in range(count):
+        s = rng.uniform(start, road.length)
+        kind = OBJECT_KINDS[int(rng.choice(len(p), p=p))]
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        if kind == "tree":
+            w, h, gap = rng.uniform(3, 6), rng.uniform(6, 12), rng.uniform(1.5, 14)
+            col = look.crowns[int(rng.integers(len(look.crowns)))]
+        elif kind == "conifer":
+            w, h, gap = rng.uniform(2.5, 4.5), rng.uniform(6, 14), rng.uniform(1.5, 14)
+            col = look.conifer
+        elif kind == "bush":
+            w, h, gap = rng.uniform(1.0, 2.8), rng.uniform(0.7, 1.8), rng.uniform(0.4, 6)
+            col = look.bush[int(rng.integers(len(look.bush)))]
+        elif kind == "pole":
+            w, h, gap = 0.25, rng.uniform(6, 9), rng.uniform(0.5, 2.5)
+            col = look.pole
+        else:
+            w, h, gap = rng.uniform(8, 16), rng.uniform(5, 12), rng.uniform(6, 25)
+            col = look.walls[int(rng.integers(len(look.walls)))]
+        jitter = rng.uniform(0.85, 1.15, 3)
+        col = np.clip(np.asarray(col) * jitter, 0, 255)
+        d = side * (half + gap + w / 2)
+        x, y, _ = road.pose(s, d)
+        rows.append([x, y, s, OBJECT_KINDS.index(kind), w, h, *col, rng.integers(1 << 30)])
+    if not rows:
+        return np.zeros((0, N_OBJ_COLS))
+    objs = np.asarray(rows, np.float64)
+    # Drop objects standing on another stretch of the same road (a bend passing nearby).
+    keep = np.ones(len(objs), bool)
+    for j in range(len(objs)):
+        dist2 = (road.x - objs[j, OX]) ** 2 + (road.y - objs[j, OY]) ** 2
+        keep[j] = dist2.min() > (half + 0.3 + objs[j, OW] / 2) ** 2
+    objs = objs[keep]
+    return objs[np.argsort(objs[:, OS], kind="stable")]
+
+
+def shadow_polygons(objs: np.ndarray, sun_azimuth: float, sun_elevation_deg: float) -> list:
+    """World-space polygons (M, 2) of the shadows the objects cast on the ground."""
+    lf = 1.0 / math.tan(math.radians(max(sun_elevation_deg, 5.0)))
+    u = np.array([-math.cos(sun_azimuth), -math.sin(sun_azimuth)])  # away from the sun
+    v = np.array([-u[1], u[0]])
+    t = np.linspace(0, 2 * np.pi, 14, endpoint=False)
+    polys = []
+    for o in objs:
+        p = o[[OX, OY]]
+        w, h = o[OW], o[OH]
+        kind = OBJECT_KINDS[int(o[OKIND])]
+
+        def quad(width: float, length: float, p=p) -> np.ndarray:
+            return np.array(
+                [
+                    p - v * width / 2,
+                    p + v * width / 2,
+                    p + v * width / 2 + u * length,
+                    p - v * width / 2 + u * length,
+                ]
+            )
+
+        def ellipse(centre: np.ndarray, a: float, b: float) -> np.ndarray:
+            return centre + np.outer(np.cos(t) * a, u) + np.outer(np.sin(t) * b, v)
+
+        if kind == "tree":
+            r = w / 2
+            c = p + u * 0.62 * h * lf
+            polys.append(ellipse(c, min(r * math.sqrt(1 + lf * lf), 4 * r), r))
+            polys.append(quad(0.3, 0.35 * h * lf))
+        elif kind == "conifer":
+            polys.append(np.array([p - v * w / 2, p + v * w / 2, p + u * h * lf]))
+        elif kind == "bush":
+            polys.append(ellipse(p + u * 0.3 * h * lf, w / 2 + 0.3 * h * lf, w / 2))
+        elif kind == "pole":
+            polys.append(quad(0.25, h * lf))
+        else:
+            polys.append(quad(w, h * lf))
+    return polys
+
+
+# --------------------------------------------------------------------------- ground texture
+
+
+def _periodic_noise(rng: np.random.Generator, n: int, sigma_px: float) -> np.ndarray:
+    """Zero-mean, unit-std periodic noise of shape (n, n), low-pass with scale sigma_px."""
+    white = rng.standard_normal((n, n))
+    f = np.fft.fftfreq(n)
+    g = np.exp(-2 * (np.pi * sigma_px) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
+    out = np.real(np.fft.ifft2(np.fft.fft2(white) * g))
+    return out / (out.std() + 1e-9)
+
+
+@functools.lru_cache(maxsize=8)
+def ground_bases(
+    look: Appearance, levels: int, n: int, res0: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Periodic ground textures and fine grain per mip level (shared by environments in
+    one process; they depend only on the preset, so they use a fixed seed).
+
+    Returns:
+        (bases uint8 (L, n, n, 4) RGBX with the grain applied, grain_up and grain_down
+        uint8 (L, n, n, 4)): the grain is added to the road drawn over a tile
+        with saturating uint8 arithmetic.
+    """
+    rng = np.random.default_rng(1234)
+    bases = np.zeros((levels, n, n, 4), np.uint8)
+    up = np.zeros((levels, n, n, 4), np.uint8)
+    down = np.zeros((levels, n, n, 4), np.uint8)
+    g = np.asarray(look.ground, np.float64) * look.light
+    for lv in range(levels):
+        res = res0 * 2**lv
+        big = _periodic_noise(rng, n, max(4.0 / res, 0.5))  # ~4 m blotches
+        mid = _periodic_noise(rng, n, max(0.6 / res, 0.5))
+        shade = 1.0 + (0.6 * big + 0.4 * mid) * look.ground_var / 100.0
+        img = g[None, None, :] * shade[..., None]
+        hue = _periodic_noise(rng, n, max(1.5 / res, 0.5))
+        img[..., 0] += hue * look.ground_var * 0.3 * look.light
+        if look.speckle:
+            mask = rng.random((n, n)) < look.speckle_prob
+            which = rng.integers(len(look.speckle), size=(n, n))
+            cols = np.asarray(look.speckle, np.float64)[which] * look.light
+            # a speckle covers less of a texel as texels grow
+            alpha = min(1.0, (0.08 / res) ** 2)
+            img[mask] = (1 - alpha) * img[mask] + alpha * cols[mask]
+        bases[lv, ..., :3] = np.clip(img, 0, 255).astype(np.uint8)
+        amp = look.road_var * look.light / math.sqrt(max(res / 0.05, 1.0))
+        grain = np.round(_periodic_noise(rng, n, 0.5) * amp)
+        up[lv, ..., :3] = np.clip(grain, 0, 255).astype(np.uint8)[..., None]
+        down[lv, ..., :3] = np.clip(-grain, 0, 255).astype(np.uint8)[..., None]
+    grained = np.empty_like(bases)
+    for lv in range(levels):
+        grained[lv] = cv2.subtract(cv2.add(bases[lv], up[lv]), down[lv])
+    for arr in (grained, up, down):
+        arr.setflags(write=False)
+    return grained, up, down
+
+
+#: Centreline samples per chunk of the road's spatial index.
+CHUNK = 16
+
+
+class GroundTexture:
+    """Top-down texture of the ground around the car, streamed in tiles.
+
+    Each mip level ``l`` (resolution ``res0 * 2**l`` m/texel) is a toroidal ``n x n``
+    texture: world texel ``(i, j)`` lives at ``(i mod n, j mod n)``, organised in
+    square slots of ``tiles[l]`` texels tagged with the world tile they hold. Before a frame
+    is drawn, :meth:`ensure` draws the tiles that the camera's view needs and the slots do
+    not hold yet (road, shoulders, markings and shadows with anti-aliased
+    ``cv2.fillPoly``). Memory is bounded by ``levels * n * n * 4`` bytes whatever the road
+    length.
+
+    Args:
+        road: The road.
+        shadows: World shadow polygons, one list entry (M, 2) per polygon.
+        look: Appearance.
+        n, res0, tiles: Texture pyramid geometry (texture size, finest resolution m/texel,
+            tile size in texels per level).
+    """
+
+    def __init__(
+        self,
+        road: Road,
+        shadows: list,
+        look: Appearance,
+        *,
+        n: int = 512,
+        res0: float = 0.05,
+        tiles: tuple[int, ...] = (128, 128, 128, 64, 64),
+    ) -> None:
+        self.levels, self.n, self.res0 = len(tiles), n, res0
+        self.tiles = np.asarray(tiles, np.int64)
+        self.slots = n // self.tiles
+        self.res = res0 * 2.0 ** np.arange(self.levels)
+        self.tile_size = self.res * self.tiles  # metres
+        self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
+        self.tex32 = self.tex.view(np.uint32).reshape(self.levels, n, n)  # packed, same memory
+        self.lab = np.zeros((self.levels, n, n), np.uint8)
+        smax = int(self.slots.max())
+        self.tags = np.full((self.levels, smax, smax, 2), np.iinfo(np.int64).min, np.int64)
+        self.lab_tags = self.tags.copy()
+        self.bases, self.grain_up, self.grain_down = ground_bases(look, self.levels, n, res0)
+        self.road = road
+        self.look = look
+        half = road.lane_width
+        sh = half + road.shoulder_width
+        bands = [  # lateral intervals (d0, d1): shoulder+road, road, two edge lines, centre line
+            (-sh, sh),
+            (-half, half),
+            (half - 0.25 - MARK_W, half - 0.25),
+            (-half + 0.25, -half + 0.25 + MARK_W),
+            (-MARK_W / 2, MARK_W / 2),
+        ]
+        nx, ny = -np.sin(road.heading), np.cos(road.heading)
+        # edges[band, side, sample, xy]
+        self._edges = np.array(
+            [[np.stack([road.x + d * nx, road.y + d * ny], 1) for d in band] for band in bands]
+        )
+        outer = self._edges[0]
+        npts = len(road.x)
+        nchunk = (npts - 1) // CHUNK + 1
+        self._chunk_box = np.empty((nchunk, 4))
+        for c in range(nchunk):
+            seg = outer[:, c * CHUNK : min((c + 1) * CHUNK + 1, npts)]
+            self._chunk_box[c] = (
+                seg[..., 0].min(),
+                seg[..., 1].min(),
+                seg[..., 0].max(),
+                seg[..., 1].max(),
+            )
+        # centre-line dashes: DASH m long every DASH_PERIOD m
+        per, dl = int(round(DASH_PERIOD / DS)), int(round(DASH / DS))
+        starts = np.arange(0, npts - dl, per)
+        idx = starts[:, None] + np.arange(dl + 1)[None, :]
+        left, right = self._edges[4, 0][idx], self._edges[4, 1][idx]
+        self._dashes = np.concatenate([left, right[:, ::-1]], axis=1)  # (D, 2*(dl+1), 2)
+        self._dash_box = np.concatenate(
+            [self._dashes.min(axis=1), self._dashes.max(axis=1)], axis=1
+        )
+        light = look.light
+        self._colours = [
+            (*(float(c * light) for c in look.shoulder), 0.0),
+            (*(float(c * light) for c in look.road), 0.0),
+            (*(float(c * light) for c in look.marking), 0.0),
+        ]
+        self._shadows = [np.asarray(p, np.float64) for p in shadows]
+        if self._shadows:
+            self._shadow_box = np.array(
+                [
+                    [p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()]
+                    for p in self._shadows
+                ]
+            )
+        else:
+            self._shadow_box = np.zeros((0, 4))
+        self.tiles_drawn = 0
+
+    # -- drawing -------------------------------------------------------------------
+
+    @staticmethod
+    def _hits(box: np.ndarray, x0: float, y0: float, size: float) -> np.ndarray:
+        return np.flatnonzero(
+            (box[:, 2] > x0) & (box[:, 0] < x0 + size) & (box[:, 3] > y0) & (box[:, 1] < y0 + size)
+        )
+
+    def _road_polys(self, x0: float, y0: float, size: float, res: float):
+        """Pixel polygons (shoulder, road, markings) of the road crossing a tile, in
+        cv2 fixed point (4 fractional bits)."""
+        pts, band, offs = _tile_polys(
+            self._chunk_box, self._edges, self._dashes, self._dash_box, x0, y0, size, 16.0 / res
+        )
+        groups: tuple[list, list, list] = ([], [], [])
+        for i in range(len(band)):
+            groups[min(int(band[i]), 2)].append(pts[offs[i] : offs[i + 1]])
+        return groups
+
+    def draw_tile(self, level: int, ti: int, tj: int, *, labels: bool = False) -> None:
+        """Draw world tile ``(ti, tj)`` of ``level`` into its slot (colour or labels)."""
+        t = int(self.tiles[level])
+        slots = int(self.slots[level])
+        res = float(self.res[level])
+        size = t * res
+        x0, y0 = ti * size, tj * size
+        sy, sx = (tj % slots) * t, (ti % slots) * t
+        shoulder, road, marks = self._road_polys(x0, y0, size, res)
+        if labels:
+            img = np.ones((t, t), np.uint8)
+            if road:
+                cv2.fillPoly(img, road, 2, cv2.LINE_8, 4)
+            if marks:
+                cv2.fillPoly(img, marks, 3, cv2.LINE_8, 4)
+            self.lab[level, sy : sy + t, sx : sx + t] = img
+            self.lab_tags[level, tj % slots, ti % slots] = (ti, tj)
+            return
+        hit = self._hits(self._shadow_box, x0, y0, size) if self.look.shadow > 0 else ()
+        if not shoulder and not marks and not len(hit):
+            # nothing but ground: the slot's periodic base texture is this tile
+            self.tex[level, sy : sy + t, sx : sx + t] = self.bases[level, sy : sy + t, sx : sx + t]
+            self.tags[level, tj % slots, ti % slots] = (ti, tj)
+            self.tiles_drawn += 1
+            return
+        img = self.bases[level, sy : sy + t, sx : sx + t].copy()
+        c = self._colours
+        if shoulder:
+            cv2.fillPoly(img, shoulder, c[0], cv2.LINE_AA, 4)
+            cv2.fillPoly(img, road, c[1], cv2.LINE_AA, 4)
+        if marks:
+            cv2.fillPoly(img, marks, c[2], cv2.LINE_AA, 4)
+        if shoulder or marks:
+            img = cv2.add(img, self.grain_up[level, sy : sy + t, sx : sx + t])
+            img = cv2.subtract(img, self.grain_down[level, sy : sy + t, sx : sx + t])
+        if len(hit):
+            mask = np.full((t, t), 255, np.uint8)
+            origin = np.array([x0, y0])
+            dark = int(round(255 * (1 - self.look.shadow)))
+            for k in hit:  # shadows are convex; one call each so that overlaps do not cancel
+                p = np.round((self._shadows[k] - origin) * (16.0 / res) - 8.0).astype(np.int32)
+                cv2.fillConvexPoly(mask, p, dark, cv2.LINE_AA, 4)
+            img = cv2.multiply(img, cv2.merge([mask, mask, mask, mask]), scale=1 / 255)
+        self.tex[level, sy : sy + t, sx : sx + t] = img
+        self.tags[level, tj % slots, ti % slots] = (ti, tj)
+        self.tiles_drawn += 1
+
+    def ensure(
+        self, corners: np.ndarray, x: float, y: float, yaw: float, *, labels: bool = False
+    ) -> None:
+        """Draw the tiles the camera needs that their slots do not hold yet.
+
+        Args:
+            corners: (L, 4, 2) car-frame (forward, left) corners of the ground seen at each
+                level; a level with no ground has NaN corners.
+            x, y, yaw: Camera pose.
+            labels: Stream the label texture instead of the colour texture.
+        """
+        tags = self.lab_tags if labels else self.tags
+        missing = _missing_tiles(tags, corners, x, y, yaw, self.tile_size, self.slots)
+        for lv, ti, tj in missing:
+            self.draw_tile(lv, ti, tj, labels=labels)
+
+
+@njit(cache=True)
+def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no cover - numba
+    out = [(0, 0, 0)]
+    out.pop()
+    c = math.cos(yaw)
+    s = math.sin(yaw)
+    for lv in range(corners.shape[0]):
+        if math.isnan(corners[lv, 0, 0]):
+            continue
+        x0 = 1e300
+        x1 = -1e300
+        y0 = 1e300
+        y1 = -1e300
+        for k in range(4):
+            f = corners[lv, k, 0]
+            l = corners[lv, k, 1]
+            wx = x + f * c - l * s
+            wy = y + f * s + l * c
+            x0 = min(x0, wx)
+            x1 = max(x1, wx)
+            y0 = min(y0, wy)
+            y1 = max(y1, wy)
+        ts = tile_size[lv]
+        ns = slots[lv]
+        i0 = int(math.floor(x0 / ts))
+        i1 = int(math.floor(x1 / ts))
+        j0 = int(math.floor(y0 / ts))
+        j1 = int(math.floor(y1 / ts))
+        for tj in range(j0, j1 + 1):
+            for ti in range(i0, i1 + 1):
+                a = tj % ns
+                b = ti % ns
+                if tags[lv, a, b, 0] != ti or tags[lv, a, b, 1] != tj:
+                    out.append((lv, ti, tj))
+    return out
+
+
+@njit(cache=True)
+def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pragma: no cover
+    """Road polygons crossing the tile at (x0, y0) of side ``size`` m, in cv2 fixed point.
+
+    Returns:
+        (points int32 (M, 2), band (P,) 0 shoulder 1 road 2 marking, offsets (P + 1,)).
+    """
+    x1 = x0 + size
+    y1 = y0 + size
+    nchunk = chunk_box.shape[0]
+    npts = edges.shape[2]
+    runs = []
+    c = 0
+    while c < nchunk:
+        b = chunk_box[c]
+        if b[2] > x0 and b[0] < x1 and b[3] > y0 and b[1] < y1:
+            start = c
+            while c + 1 < nchunk:
+                b = chunk_box[c + 1]
+                if b[2] > x0 and b[0] < x1 and b[3] > y0 and b[1] < y1:
+                    c += 1
+                else:
+                    break
+            runs.append((max(start * CHUNK - 1, 0), min((c + 1) * CHUNK + 2, npts)))
+        c += 1
+    dash_hit = []
+    for k in range(dash_box.shape[0]):
+        b = dash_box[k]
+        if b[2] > x0 and b[0] < x1 and b[3] > y0 and b[1] < y1:
+            dash_hit.append(k)
+    total = 0
+    for a, e in runs:
+        total += 4 * 2 * (e - a)
+    nd = dashes.shape[1]
+    total += len(dash_hit) * nd
+    npoly = 4 * len(runs) + len(dash_hit)
+    pts = np.empty((total, 2), np.int32)
+    band = np.empty(npoly, np.int64)
+    offs = np.empty(npoly + 1, np.int64)
+    m = 0
+    q = 0
+    offs[0] = 0
+    for bd in range(4):
+        for a, e in runs:
+            for i in range(a, e):
+                pts[m, 0] = int(round((edges[bd, 0, i, 0] - x0) * scale - 8.0))
+                pts[m, 1] = int(round((edges[bd, 0, i, 1] - y0) * scale - 8.0))
+                m += 1
+            for i in range(e - 1, a - 1, -1):
+                pts[m, 0] = int(round((edges[bd, 1, i, 0] - x0) * scale - 8.0))
+                pts[m, 1] = int(round((edges[bd, 1, i, 1] - y0) * scale - 8.0))
+                m += 1
+            band[q] = bd
+            q += 1
+            offs[q] = m
+    for k in dash_hit:
+        for i in range(nd):
+            pts[m, 0] = int(round((dashes[k, i, 0] - x0) * scale - 8.0))
+            pts[m, 1] = int(round((dashes[k, i, 1] - y0) * scale - 8.0))
+            m += 1
+        band[q] = 2
+        q += 1
+        offs[q] = m
+    return pts, band, offs
