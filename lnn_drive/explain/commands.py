@@ -315,13 +315,14 @@ def explain_policies(
                 plot_wiring(wiring, sub / "wiring.png", title=f"{name}: wiring")
             )
         d: dict[str, Any] = {"steps": len(rec), "units": int(rec.states.shape[1])}
-        if len(rec) >= 2:
+        stateful = rec.states.shape[1] > 0  # a feed-forward controller has no neurons
+        if len(rec) >= 2 and stateful:
             pca = pca_states(rec.states)
             pca_in[name] = (pca, rec.steering)
             d["pca_explained"] = [float(v) for v in pca.explained]
             d["pc1"] = pca.pc1
         d["steering_mae_vs_expert"] = float(np.mean(np.abs(rec.steering - rec.expert)))
-        if len(rec) >= 10:
+        if len(rec) >= 10 and stateful:
             act, feat = command_activity(rec)
             trees = {
                 kind: tree_explanation(

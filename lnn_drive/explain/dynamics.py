@@ -250,7 +250,9 @@ def plot_wiring(wiring: Any, path: str | os.PathLike[str], *, title: str = "NCP 
 
 def _unit_groups(record: ClosedLoopRecord) -> dict[str, list[int]]:
     groups = {g: record.groups[g] for g in GROUP_ORDER if record.groups.get(g)}
-    return groups or {"units": list(range(record.states.shape[1]))}
+    if not groups and record.states.shape[1] > 0:
+        groups = {"units": list(range(record.states.shape[1]))}
+    return groups  # empty for a stateless controller
 
 
 def plot_neuron_traces(
@@ -292,7 +294,7 @@ def plot_neuron_traces(
         for j, i in enumerate(ids[:max_units]):
             ax.plot(t, record.states[:, i], lw=0.8, color=cmap(j % 20), label=f"{g[0].upper()}{j}")
         ax.set_ylabel(f"{g}\n({len(ids)})", fontsize=8, color=GROUP_COLOURS.get(g, "k"))
-        if len(ids) <= 12:
+        if 0 < len(ids) <= 12:
             ax.legend(fontsize=6, loc="upper right", ncol=min(len(ids), 6))
     axes[-1, 0].set_xlabel("time (s)" if dt else "step")
     for ax in axes[:, 0]:

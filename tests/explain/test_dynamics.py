@@ -75,3 +75,31 @@ def test_tree_recovers_a_rule() -> None:
         tree_explanation(x, steer, names=["a"])
     with pytest.raises(ValueError, match="kind"):
         tree_explanation(x, steer, names=["a", "b", "c"], kind="forest")
+
+
+def test_stateless_controller_traces(tmp_path) -> None:
+    from lnn_drive.explain.dynamics import ClosedLoopRecord
+
+    t = 12
+    rec = ClosedLoopRecord(
+        frames=None,
+        labels=None,
+        actions=np.zeros((t, 1)),
+        steering=np.zeros(t),
+        expert=np.linspace(-0.01, 0.01, t),
+        states=np.zeros((t, 0)),
+        lateral_offset=np.zeros(t),
+        seed=0,
+    )
+    assert plot_neuron_traces(rec, tmp_path / "traces.png").exists()  # steering panel only
+    with pytest.raises(ValueError, match="expert"):
+        ClosedLoopRecord(
+            frames=None,
+            labels=None,
+            actions=np.zeros((t, 1)),
+            steering=np.zeros(t),
+            expert=np.zeros(t - 1),
+            states=np.zeros((t, 0)),
+            lateral_offset=np.zeros(t),
+            seed=0,
+        )
