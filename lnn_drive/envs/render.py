@@ -12,6 +12,7 @@ The same kernel writes the semantic label image (:data:`~lnn_drive.envs.config.L
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -136,6 +137,21 @@ class Camera:
         return out
 
 
+@functools.lru_cache(maxsize=32)
+def camera_tables(
+    cam: Camera, view_distance: float, res0: float, levels: int, fog_distance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The camera's row table and per-level ground corners (cached: they depend only on
+    the camera and the texture pyramid)."""
+    rows = cam.row_table(
+        view_distance=view_distance, res0=res0, levels=levels, fog_distance=fog_distance
+    )
+    corners = cam.level_corners(rows, levels, res0 * 2.0 ** np.arange(levels))
+    rows.setflags(write=False)
+    corners.setflags(write=False)
+    return rows, corners
+
+
 def _mix(a, b, t):
     return tuple(float((1 - t) * x + t * y) for x, y in zip(a, b, strict=True))
 
@@ -165,27 +181,24 @@ def sky_panorama(
         np.sin(23 * ang + rng.uniform(0, 6)) + 0.6 * np.sin(71 * ang + rng.uniform(0, 6)), 0, None
     )
     top = hill + tree
-    rgb = np.zeros((nv, p, 3), np.uint8)
-    lab = np.zeros((nv, p), np.uint8)
     fog = 1 - math.exp(-view_distance / look.fog_distance)
-    far_ground = _mix(np.asarray(look.ground) * look.light * 0.95, look.fog_color, fog)
-    for v in range(nv):
-        yn = (v + 0.5 - cy) / f
-        up = -math.sin(th) - yn * math.cos(th)
-        fwd = math.cos(th) - yn * math.sin(th)
-        elev = math.atan2(up, fwd)
-        if elev < 0:
-            rgb[v] = far_ground
-            lab[v] = 1
-            continue
-        t = min(elev / math.radians(25), 1.0) ** 0.6
-        sky = _mix(look.sky_horizon, look.sky_top, t)
-        rgb[v] = sky
-        below = elev < top
-        shade = 0.85 + 0.15 * np.clip(elev / (top + 1e-9), 0, 1)
-        hills = np.asarray(look.hills, np.float64)[None, :] * shade[:, None]
-        rgb[v, below] = np.clip(hills[below], 0, 255).astype(np.uint8)
-        lab[v, below] = 1
+    far_ground = np.asarray(_mix(np.asarray(look.ground) * look.light * 0.95, look.fog_color, fog))
+    yn = (np.arange(nv) + 0.5 - cy) / f
+    up = -math.sin(th) - yn * math.cos(th)
+    fwd = math.cos(th) - yn * math.sin(th)
+    elev = np.arctan2(up, fwd)[:, None]  # (V, 1)
+    t = np.clip(elev / math.radians(25), 0, 1) ** 0.6
+    sky = (1 - t)[..., None] * np.asarray(look.sky_horizon) + t[..., None] * np.asarray(
+        look.sky_top
+    )
+    shade = 0.85 + 0.15 * np.clip(elev / (top[None, :] + 1e-9), 0, 1)
+    hills = shade[..., None] * np.asarray(look.hills, np.float64)
+    is_hill = (elev >= 0) & (elev < top[None, :])
+    is_ground = np.broadcast_to(elev < 0, is_hill.shape)
+    img = np.where(is_hill[..., None], hills, sky)
+    img = np.where(is_ground[..., None], far_ground, img)
+    rgb = np.clip(img, 0, 255).astype(np.uint8)
+    lab = (is_hill | is_ground).astype(np.uint8)  # hills and far ground are "ground"
     return rgb, lab
 
 
@@ -215,13 +228,9 @@ class Renderer:
         self.ground = ground
         self.objs = np.ascontiguousarray(objs, np.float64).reshape(-1, N_OBJ_COLS)
         self.obj_s = self.objs[:, 2].copy()
-        self.rows = cam.row_table(
-            view_distance=view_distance,
-            res0=ground.res0,
-            levels=ground.levels,
-            fog_distance=look.fog_distance,
+        self.rows, self.corners = camera_tables(
+            cam, view_distance, ground.res0, ground.levels, look.fog_distance
         )
-        self.corners = cam.level_corners(self.rows, ground.levels, ground.res)
         self.pano, self.pano_lab = sky_panorama(cam, self.rows, look, rng, view_distance)
         cx, cy = cam.centre
         params = np.zeros(N_PARAMS)

@@ -212,84 +212,105 @@ def generate_objects(
     """
     half = road.lane_width + road.shoulder_width
     count = int(rng.poisson(density * max(road.length - start, 0) / 100.0))
-    p = np.asarray(look.kinds, np.float64)
-    p /= p.sum()
-    rows = []
-    for _ in range(count):
-        s = rng.uniform(start, road.length)
-        kind = OBJECT_KINDS[int(rng.choice(len(p), p=p))]
-        side = 1.0 if rng.random() < 0.5 else -1.0
-        if kind == "tree":
-            w, h, gap = rng.uniform(3, 6), rng.uniform(6, 12), rng.uniform(1.5, 14)
-            col = look.crowns[int(rng.integers(len(look.crowns)))]
-        elif kind == "conifer":
-            w, h, gap = rng.uniform(2.5, 4.5), rng.uniform(6, 14), rng.uniform(1.5, 14)
-            col = look.conifer
-        elif kind == "bush":
-            w, h, gap = rng.uniform(1.0, 2.8), rng.uniform(0.7, 1.8), rng.uniform(0.4, 6)
-            col = look.bush[int(rng.integers(len(look.bush)))]
-        elif kind == "pole":
-            w, h, gap = 0.25, rng.uniform(6, 9), rng.uniform(0.5, 2.5)
-            col = look.pole
-        else:
-            w, h, gap = rng.uniform(8, 16), rng.uniform(5, 12), rng.uniform(6, 25)
-            col = look.walls[int(rng.integers(len(look.walls)))]
-        jitter = rng.uniform(0.85, 1.15, 3)
-        col = np.clip(np.asarray(col) * jitter, 0, 255)
-        d = side * (half + gap + w / 2)
-        x, y, _ = road.pose(s, d)
-        rows.append([x, y, s, OBJECT_KINDS.index(kind), w, h, *col, rng.integers(1 << 30)])
-    if not rows:
+    if count == 0:
         return np.zeros((0, N_OBJ_COLS))
-    objs = np.asarray(rows, np.float64)
+    p = np.asarray(look.kinds, np.float64)
+    kind = rng.choice(len(p), size=count, p=p / p.sum())
+    s = rng.uniform(start, road.length, count)
+    side = np.where(rng.random(count) < 0.5, 1.0, -1.0)
+    u = rng.random((count, 3))  # width, height, gap
+    #            width lo/hi    height lo/hi   gap from the shoulder lo/hi (m)
+    ranges = np.array(
+        [
+            [3.0, 6.0, 6.0, 12.0, 1.5, 14.0],  # tree
+            [2.5, 4.5, 6.0, 14.0, 1.5, 14.0],  # conifer
+            [1.0, 2.8, 0.7, 1.8, 0.4, 6.0],  # bush
+            [0.25, 0.25, 6.0, 9.0, 0.5, 2.5],  # pole
+            [8.0, 16.0, 5.0, 12.0, 6.0, 25.0],  # building
+        ]
+    )[kind]
+    w = ranges[:, 0] + u[:, 0] * (ranges[:, 1] - ranges[:, 0])
+    h = ranges[:, 2] + u[:, 1] * (ranges[:, 3] - ranges[:, 2])
+    gap = ranges[:, 4] + u[:, 2] * (ranges[:, 5] - ranges[:, 4])
+    palettes = [look.crowns, (look.conifer,), look.bush, (look.pole,), look.walls]
+    pick = rng.random(count)
+    col = np.array(
+        [
+            palettes[k][min(int(q * len(palettes[k])), len(palettes[k]) - 1)]
+            for k, q in zip(kind, pick, strict=True)
+        ],
+        np.float64,
+    )
+    col = np.clip(col * rng.uniform(0.85, 1.15, (count, 3)), 0, 255)
+    seeds = rng.integers(1 << 30, size=count)
+    d = side * (half + gap + w / 2)
+    i = np.clip(np.round(s / DS).astype(np.int64), 0, len(road.x) - 1)
+    a = s - i * DS
+    hd = road.heading[i] + road.curvature[i] * a
+    x = road.x[i] + a * np.cos(road.heading[i]) - d * np.sin(hd)
+    y = road.y[i] + a * np.sin(road.heading[i]) + d * np.cos(hd)
+    objs = np.column_stack([x, y, s, kind, w, h, col, seeds]).astype(np.float64)
     # Drop objects standing on another stretch of the same road (a bend passing nearby).
-    keep = np.ones(len(objs), bool)
-    for j in range(len(objs)):
-        dist2 = (road.x - objs[j, OX]) ** 2 + (road.y - objs[j, OY]) ** 2
-        keep[j] = dist2.min() > (half + 0.3 + objs[j, OW] / 2) ** 2
-    objs = objs[keep]
+    d2 = (objs[:, None, OX] - road.x[None, ::4]) ** 2 + (objs[:, None, OY] - road.y[None, ::4]) ** 2
+    objs = objs[d2.min(axis=1) > (half + 0.5 + objs[:, OW] / 2) ** 2]
     return objs[np.argsort(objs[:, OS], kind="stable")]
 
 
-def shadow_polygons(objs: np.ndarray, sun_azimuth: float, sun_elevation_deg: float) -> list:
-    """World-space polygons (M, 2) of the shadows the objects cast on the ground."""
+def shadow_polygons(objs: np.ndarray, sun_azimuth: float, sun_elevation_deg: float) -> np.ndarray:
+    """World-space convex polygons of the shadows the objects cast on the ground.
+
+    Returns:
+        float64 (M, 14, 2); polygons with fewer corners repeat their last one.
+    """
     lf = 1.0 / math.tan(math.radians(max(sun_elevation_deg, 5.0)))
     u = np.array([-math.cos(sun_azimuth), -math.sin(sun_azimuth)])  # away from the sun
     v = np.array([-u[1], u[0]])
     t = np.linspace(0, 2 * np.pi, 14, endpoint=False)
-    polys = []
-    for o in objs:
-        p = o[[OX, OY]]
-        w, h = o[OW], o[OH]
-        kind = OBJECT_KINDS[int(o[OKIND])]
+    cos_t, sin_t = np.cos(t), np.sin(t)
+    p = objs[:, [OX, OY]]
+    w, h, kind = objs[:, OW], objs[:, OH], objs[:, OKIND].astype(int)
 
-        def quad(width: float, length: float, p=p) -> np.ndarray:
-            return np.array(
-                [
-                    p - v * width / 2,
-                    p + v * width / 2,
-                    p + v * width / 2 + u * length,
-                    p - v * width / 2 + u * length,
-                ]
+    def pad(poly: np.ndarray) -> np.ndarray:  # (K, m, 2) -> (K, 14, 2)
+        return np.concatenate([poly, np.repeat(poly[:, -1:], 14 - poly.shape[1], axis=1)], axis=1)
+
+    def quad(sel: np.ndarray, width: np.ndarray, length: np.ndarray) -> np.ndarray:
+        q, wv, lu = p[sel], (width / 2)[:, None] * v, length[:, None] * u
+        return pad(np.stack([q - wv, q + wv, q + wv + lu, q - wv + lu], axis=1))
+
+    def ellipse(centre: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (
+            centre[:, None, :]
+            + (a[:, None] * cos_t)[..., None] * u
+            + (b[:, None] * sin_t)[..., None] * v
+        )
+
+    out = []
+    tree = kind == OBJECT_KINDS.index("tree")
+    if tree.any():
+        r = w[tree] / 2
+        out.append(
+            ellipse(
+                p[tree] + (0.62 * h[tree] * lf)[:, None] * u,
+                np.minimum(r * math.hypot(1, lf), 4 * r),
+                r,
             )
-
-        def ellipse(centre: np.ndarray, a: float, b: float) -> np.ndarray:
-            return centre + np.outer(np.cos(t) * a, u) + np.outer(np.sin(t) * b, v)
-
-        if kind == "tree":
-            r = w / 2
-            c = p + u * 0.62 * h * lf
-            polys.append(ellipse(c, min(r * math.sqrt(1 + lf * lf), 4 * r), r))
-            polys.append(quad(0.3, 0.35 * h * lf))
-        elif kind == "conifer":
-            polys.append(np.array([p - v * w / 2, p + v * w / 2, p + u * h * lf]))
-        elif kind == "bush":
-            polys.append(ellipse(p + u * 0.3 * h * lf, w / 2 + 0.3 * h * lf, w / 2))
-        elif kind == "pole":
-            polys.append(quad(0.25, h * lf))
-        else:
-            polys.append(quad(w, h * lf))
-    return polys
+        )
+        out.append(quad(tree, np.full(tree.sum(), 0.3), 0.35 * h[tree] * lf))
+    con = kind == OBJECT_KINDS.index("conifer")
+    if con.any():
+        q, wv = p[con], (w[con] / 2)[:, None] * v
+        out.append(pad(np.stack([q - wv, q + wv, q + (h[con] * lf)[:, None] * u], axis=1)))
+    bush = kind == OBJECT_KINDS.index("bush")
+    if bush.any():
+        reach = 0.3 * h[bush] * lf
+        out.append(ellipse(p[bush] + reach[:, None] * u, w[bush] / 2 + reach, w[bush] / 2))
+    pole = kind == OBJECT_KINDS.index("pole")
+    if pole.any():
+        out.append(quad(pole, np.full(pole.sum(), 0.25), h[pole] * lf))
+    bld = kind == OBJECT_KINDS.index("building")
+    if bld.any():
+        out.append(quad(bld, w[bld], h[bld] * lf))
+    return np.concatenate(out) if out else np.zeros((0, 14, 2))
 
 
 # --------------------------------------------------------------------------- ground texture
@@ -366,7 +387,7 @@ class GroundTexture:
 
     Args:
         road: The road.
-        shadows: World shadow polygons, one list entry (M, 2) per polygon.
+        shadows: World shadow polygons (M, 14, 2), see :func:`shadow_polygons`.
         look: Appearance.
         n, res0, tiles: Texture pyramid geometry (texture size, finest resolution m/texel,
             tile size in texels per level).
@@ -375,7 +396,7 @@ class GroundTexture:
     def __init__(
         self,
         road: Road,
-        shadows: list,
+        shadows: np.ndarray,
         look: Appearance,
         *,
         n: int = 512,
@@ -410,18 +431,22 @@ class GroundTexture:
         self._edges = np.array(
             [[np.stack([road.x + d * nx, road.y + d * ny], 1) for d in band] for band in bands]
         )
-        outer = self._edges[0]
+        outer = self._edges[0]  # (2, N, 2)
         npts = len(road.x)
         nchunk = (npts - 1) // CHUNK + 1
-        self._chunk_box = np.empty((nchunk, 4))
-        for c in range(nchunk):
-            seg = outer[:, c * CHUNK : min((c + 1) * CHUNK + 1, npts)]
-            self._chunk_box[c] = (
-                seg[..., 0].min(),
-                seg[..., 1].min(),
-                seg[..., 0].max(),
-                seg[..., 1].max(),
-            )
+        pad = nchunk * CHUNK + 1 - npts
+        ext = np.concatenate([outer, np.repeat(outer[:, -1:], pad, axis=1)], axis=1)
+        body = ext[:, : nchunk * CHUNK].reshape(2, nchunk, CHUNK, 2)
+        nxt = ext[:, CHUNK::CHUNK][:, :nchunk, None]  # first sample of the next chunk
+        body = np.concatenate([body, nxt], axis=2)  # chunks overlap by one sample
+        self._chunk_box = np.column_stack(
+            [
+                body[..., 0].min((0, 2)),
+                body[..., 1].min((0, 2)),
+                body[..., 0].max((0, 2)),
+                body[..., 1].max((0, 2)),
+            ]
+        )
         # centre-line dashes: DASH m long every DASH_PERIOD m
         per, dl = int(round(DASH_PERIOD / DS)), int(round(DASH / DS))
         starts = np.arange(0, npts - dl, per)
@@ -437,16 +462,10 @@ class GroundTexture:
             (*(float(c * light) for c in look.road), 0.0),
             (*(float(c * light) for c in look.marking), 0.0),
         ]
-        self._shadows = [np.asarray(p, np.float64) for p in shadows]
-        if self._shadows:
-            self._shadow_box = np.array(
-                [
-                    [p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()]
-                    for p in self._shadows
-                ]
-            )
-        else:
-            self._shadow_box = np.zeros((0, 4))
+        self._shadows = np.asarray(shadows, np.float64).reshape(-1, 14, 2)
+        self._shadow_box = np.concatenate(
+            [self._shadows.min(axis=1), self._shadows.max(axis=1)], axis=1
+        )
         self.tiles_drawn = 0
 
     # -- drawing -------------------------------------------------------------------
