@@ -298,6 +298,7 @@ class Renderer:
             self.rows,
             g.tex32,
             g.lab,
+            g.grain,
             g.res,
             self.pano32,
             self.pano_lab,
@@ -320,7 +321,7 @@ KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_
 
 @njit(cache=True, fastmath=True)
 def _render(
-    out, lab, labels, p, rows, tex, ltex, res, pano, pano_lab, objs, trunk, roof, window
+    out, lab, labels, p, rows, tex, ltex, grain, res, pano, pano_lab, objs, trunk, roof, window
 ):  # pragma: no cover
     h = rows.shape[1]
     w = lab.shape[1] if labels else out.shape[1]
@@ -377,10 +378,15 @@ def _render(
             k = np.uint32(int(256.0 * (1.0 - fog) + 0.5))
             arb = np.uint32(int(fr * fog * 256.0 + 128.0) + (int(fb * fog * 256.0 + 128.0) << 16))
             ag = np.uint32(int(fg * fog * 256.0 + 128.0) << 8)
+            gl = grain[lv]
+            gm = np.int64(grain.shape[1] - 1)
             for u in range(w):
-                px = tl[int(gy + u * dy) & mask, int(gx + u * dx) & mask]
-                rb = (((px & m_rb) * k + arb) >> 8) & m_rb
-                gg = (((px & m_g) * k + ag) >> 8) & m_g
+                iy = np.int64(gy + u * dy)
+                ix = np.int64(gx + u * dx)
+                px = tl[iy & mask, ix & mask]
+                kk = (k * gl[iy & gm, ix & gm]) >> 8
+                rb = (((px & m_rb) * kk + arb) >> 8) & m_rb
+                gg = (((px & m_g) * kk + ag) >> 8) & m_g
                 out[v, u] = rb | gg
     # ---- roadside objects, back to front
     m = objs.shape[0]

@@ -325,49 +325,47 @@ def _periodic_noise(rng: np.random.Generator, n: int, sigma_px: float) -> np.nda
     return out / (out.std() + 1e-9)
 
 
+#: Side of the periodic grain table (texels).
+GRAIN = 64
+
+
 @functools.lru_cache(maxsize=8)
 def ground_bases(
     look: Appearance, levels: int, n: int, res0: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Periodic ground textures and fine grain per mip level (shared by environments in
+) -> tuple[np.ndarray, np.ndarray]:
+    """Periodic ground textures and texel grain per mip level (shared by environments in
     one process; they depend only on the preset, so they use a fixed seed).
 
     Returns:
-        (bases uint8 (L, n, n, 4) RGBX with the grain applied, grain_up and grain_down
-        uint8 (L, n, n, 4)): the grain is added to the road drawn over a tile
-        with saturating uint8 arithmetic.
+        (bases uint8 (L, n, n, 4) RGBX, grain uint32 (L, GRAIN, GRAIN)): the grain is a
+        brightness multiplier out of 256 that the renderer applies per texel, so asphalt,
+        shoulders and grass all have a fine texture without per-tile work.
     """
     rng = np.random.default_rng(1234)
     bases = np.zeros((levels, n, n, 4), np.uint8)
-    up = np.zeros((levels, n, n, 4), np.uint8)
-    down = np.zeros((levels, n, n, 4), np.uint8)
-    g = np.asarray(look.ground, np.float64) * look.light
+    grain = np.empty((levels, GRAIN, GRAIN), np.uint32)
+    g = np.asarray(look.ground, np.float32) * look.light
     for lv in range(levels):
         res = res0 * 2**lv
         big = _periodic_noise(rng, n, max(4.0 / res, 0.5))  # ~4 m blotches
         mid = _periodic_noise(rng, n, max(0.6 / res, 0.5))
         shade = 1.0 + (0.6 * big + 0.4 * mid) * look.ground_var / 100.0
         img = g[None, None, :] * shade[..., None]
-        hue = _periodic_noise(rng, n, max(1.5 / res, 0.5))
-        img[..., 0] += hue * look.ground_var * 0.3 * look.light
+        img[..., 0] += mid * look.ground_var * 0.3 * look.light
         if look.speckle:
             mask = rng.random((n, n)) < look.speckle_prob
-            which = rng.integers(len(look.speckle), size=(n, n))
-            cols = np.asarray(look.speckle, np.float64)[which] * look.light
-            # a speckle covers less of a texel as texels grow
-            alpha = min(1.0, (0.08 / res) ** 2)
-            img[mask] = (1 - alpha) * img[mask] + alpha * cols[mask]
+            which = rng.integers(len(look.speckle), size=int(mask.sum()))
+            cols = np.asarray(look.speckle, np.float32)[which] * look.light
+            alpha = min(1.0, (0.08 / res) ** 2)  # a speckle covers less of a bigger texel
+            img[mask] = (1 - alpha) * img[mask] + alpha * cols
         bases[lv, ..., :3] = np.clip(img, 0, 255).astype(np.uint8)
-        amp = look.road_var * look.light / math.sqrt(max(res / 0.05, 1.0))
-        grain = np.round(_periodic_noise(rng, n, 0.5) * amp)
-        up[lv, ..., :3] = np.clip(grain, 0, 255).astype(np.uint8)[..., None]
-        down[lv, ..., :3] = np.clip(-grain, 0, 255).astype(np.uint8)[..., None]
-    grained = np.empty_like(bases)
-    for lv in range(levels):
-        grained[lv] = cv2.subtract(cv2.add(bases[lv], up[lv]), down[lv])
-    for arr in (grained, up, down):
-        arr.setflags(write=False)
-    return grained, up, down
+        amp = 7.0 * look.road_var / 2 ** (lv / 2)
+        noise = _periodic_noise(rng, GRAIN, 0.6)
+        noise = (noise - noise.min()) / (np.ptp(noise) + 1e-9)
+        grain[lv] = np.round(256 - amp * noise).astype(np.uint32)
+    bases.setflags(write=False)
+    grain.setflags(write=False)
+    return bases, grain
 
 
 #: Centreline samples per chunk of the road's spatial index.
@@ -401,7 +399,7 @@ class GroundTexture:
         *,
         n: int = 512,
         res0: float = 0.05,
-        tiles: tuple[int, ...] = (128, 128, 128, 64, 64),
+        tiles: tuple[int, ...] = (256, 256, 256, 128, 64),
     ) -> None:
         self.levels, self.n, self.res0 = len(tiles), n, res0
         self.tiles = np.asarray(tiles, np.int64)
@@ -409,12 +407,12 @@ class GroundTexture:
         self.res = res0 * 2.0 ** np.arange(self.levels)
         self.tile_size = self.res * self.tiles  # metres
         self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
-        self.tex32 = self.tex.view(np.uint32).reshape(self.levels, n, n)  # packed, same memory
+        self.tex32 = self.tex.view(np.uint32).reshape(self.levels, n, n)  # packed view
         self.lab = np.zeros((self.levels, n, n), np.uint8)
         smax = int(self.slots.max())
         self.tags = np.full((self.levels, smax, smax, 2), np.iinfo(np.int64).min, np.int64)
         self.lab_tags = self.tags.copy()
-        self.bases, self.grain_up, self.grain_down = ground_bases(look, self.levels, n, res0)
+        self.bases, self.grain = ground_bases(look, self.levels, n, res0)
         self.road = road
         self.look = look
         half = road.lane_width
@@ -505,32 +503,31 @@ class GroundTexture:
             self.lab[level, sy : sy + t, sx : sx + t] = img
             self.lab_tags[level, tj % slots, ti % slots] = (ti, tj)
             return
-        hit = self._hits(self._shadow_box, x0, y0, size) if self.look.shadow > 0 else ()
-        if not shoulder and not marks and not len(hit):
-            # nothing but ground: the slot's periodic base texture is this tile
-            self.tex[level, sy : sy + t, sx : sx + t] = self.bases[level, sy : sy + t, sx : sx + t]
-            self.tags[level, tj % slots, ti % slots] = (ti, tj)
-            self.tiles_drawn += 1
-            return
-        img = self.bases[level, sy : sy + t, sx : sx + t].copy()
+        # draw in place into the slot (a view of the texture)
+        slot = self.tex[level, sy : sy + t, sx : sx + t]
+        slot[...] = self.bases[level, sy : sy + t, sx : sx + t]
         c = self._colours
         if shoulder:
-            cv2.fillPoly(img, shoulder, c[0], cv2.LINE_AA, 4)
-            cv2.fillPoly(img, road, c[1], cv2.LINE_AA, 4)
+            cv2.fillPoly(slot, shoulder, c[0], cv2.LINE_AA, 4)
+            cv2.fillPoly(slot, road, c[1], cv2.LINE_AA, 4)
         if marks:
-            cv2.fillPoly(img, marks, c[2], cv2.LINE_AA, 4)
-        if shoulder or marks:
-            img = cv2.add(img, self.grain_up[level, sy : sy + t, sx : sx + t])
-            img = cv2.subtract(img, self.grain_down[level, sy : sy + t, sx : sx + t])
-        if len(hit):
-            mask = np.full((t, t), 255, np.uint8)
-            origin = np.array([x0, y0])
+            cv2.fillPoly(slot, marks, c[2], cv2.LINE_AA, 4)
+        if self.look.shadow > 0:
+            hit = self._hits(self._shadow_box, x0, y0, size)
             dark = int(round(255 * (1 - self.look.shadow)))
-            for k in hit:  # shadows are convex; one call each so that overlaps do not cancel
-                p = np.round((self._shadows[k] - origin) * (16.0 / res) - 8.0).astype(np.int32)
-                cv2.fillConvexPoly(mask, p, dark, cv2.LINE_AA, 4)
-            img = cv2.multiply(img, cv2.merge([mask, mask, mask, mask]), scale=1 / 255)
-        self.tex[level, sy : sy + t, sx : sx + t] = img
+            for k in hit:  # shadows are convex; darken each one's bounding box of the slot
+                p = (self._shadows[k] - (x0, y0)) / res - 0.5
+                c0 = max(int(p[:, 0].min()) - 1, 0)
+                r0 = max(int(p[:, 1].min()) - 1, 0)
+                c1 = min(int(p[:, 0].max()) + 2, t)
+                r1 = min(int(p[:, 1].max()) + 2, t)
+                if c0 >= c1 or r0 >= r1:
+                    continue
+                mask = np.full((r1 - r0, c1 - c0), 255, np.uint8)
+                q = np.round((p - (c0, r0)) * 16).astype(np.int32)
+                cv2.fillConvexPoly(mask, q, dark, cv2.LINE_AA, 4)
+                roi = slot[r0:r1, c0:c1]
+                cv2.multiply(roi, cv2.merge([mask, mask, mask, mask]), dst=roi, scale=1 / 255)
         self.tags[level, tj % slots, ti % slots] = (ti, tj)
         self.tiles_drawn += 1
 
