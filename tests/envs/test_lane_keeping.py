@@ -202,3 +202,20 @@ def test_async_vector_env():
         assert info["expert_action"].shape == (2,)
     finally:
         vec.close()
+
+
+def test_expert_drives_one_km_without_crash():
+    from lnn_drive.envs.expert import drive_expert
+
+    r = drive_expert({}, km=1.0, first_seed=5_000_000)
+    assert r["crashes"] == 0 and r["km"] >= 1.0
+    assert r["max_abs_offset"] < 0.5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("expert", ["stanley", "pure_pursuit"])
+def test_expert_drives_ten_km_of_unseen_roads_without_crash(expert):
+    from lnn_drive.envs.expert import drive_expert
+
+    r = drive_expert({}, km=10.0, first_seed=1_000_000, expert=expert)
+    assert r["crashes"] == 0 and r["km"] >= 10.0
