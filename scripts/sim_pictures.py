@@ -62,9 +62,10 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    up = lambda im: cv2.resize(
-        im, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_NEAREST
-    )  # noqa: E731
+
+    def up(im: np.ndarray) -> np.ndarray:
+        return cv2.resize(im, None, fx=args.scale, fy=args.scale, interpolation=cv2.INTER_NEAREST)
+
     rows, lab_rows = [], []
     for preset in PRESETS:
         frames, labs = frames_at(preset, args.seed, args.steps)
