@@ -212,8 +212,11 @@ def evaluate(
 ) -> dict[str, float]:
     """Validation metrics over ``ds`` (split across ranks, summed): ``val/loss`` (the
     training loss), ``val/mse`` and ``val/mae`` in physical units."""
-    n = len(ds) if max_windows is None else min(len(ds), max_windows)
-    idx = np.arange(n)[info.rank :: info.world_size]
+    if max_windows is None or max_windows >= len(ds):
+        chosen = np.arange(len(ds))
+    else:  # spread over the whole set (every held-out episode), not its first windows
+        chosen = np.unique(np.linspace(0, len(ds) - 1, max_windows).round().astype(np.int64))
+    idx = chosen[info.rank :: info.world_size]
     mean, std = policy.output_mean, policy.output_std
     sums = torch.zeros(5, dtype=torch.float64, device=info.device)  # wsq, w, sq, abs, count
     was_training = policy.training
