@@ -41,3 +41,19 @@ def dataclass_from_cfg(cls: type[T], cfg: DictConfig | dict[str, Any]) -> T:
             )
         cfg = OmegaConf.to_container(cfg, resolve=True)
     return cls(**{k: v for k, v in cfg.items() if k in names})  # type: ignore[call-arg]
+
+
+def compose_config(name: str, overrides: list[str] | None = None) -> DictConfig:
+    """Compose another of the project's top-level configs (e.g. ``train``) from Python, inside
+    or outside a running ``@hydra.main`` app. ``${hydra:...}`` values are not available in a
+    composed config: callers override ``paths.output_dir`` explicitly."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from lnn_drive import PROJECT_ROOT
+
+    overrides = list(overrides or [])
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name=name, overrides=overrides)
+    with initialize_config_dir(version_base="1.3", config_dir=str(PROJECT_ROOT / "conf")):
+        return compose(config_name=name, overrides=overrides)

@@ -1,1 +1,14 @@
-"""lnn_drive.explain"""
+"""Interpretability: saliency and neuron dynamics of driving policies.
+
+- :mod:`lnn_drive.explain.saliency`: ``visual_backprop`` (VisualBackProp, one forward pass),
+  ``input_gradient``, ``SaliencyError``;
+- :mod:`lnn_drive.explain.ssim`: ``ssim`` of saliency maps (Gaussian window);
+- :mod:`lnn_drive.explain.attention`: share of saliency on road, horizon band, objects;
+- :mod:`lnn_drive.explain.dynamics`: closed-loop recordings, neuron traces, wiring diagram,
+  PCA, decision-tree rules;
+- :mod:`lnn_drive.explain.plots`: overlays, model x frame grids, SSIM/attention charts;
+- :mod:`lnn_drive.explain.video`: ``saliency_video`` (MP4 of a closed-loop run);
+- :mod:`lnn_drive.explain.commands`: the ``saliency`` command (``scripts/saliency.py``).
+
+Submodules are imported on use, so importing this package stays cheap.
+"""

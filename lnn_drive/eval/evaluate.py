@@ -1,0 +1,270 @@
+"""`evaluate`: drive a trained policy, loaded from its checkpoint alone, on held-out roads.
+
+Conditions: ``clean`` (the training appearance preset), ``noise=<var>`` (Gaussian frame
+noise of that variance on the [0, 1] scale, the NCP paper's protocol) and ``preset=<name>``
+(an out-of-distribution appearance). Each condition drives the same road seeds, which start
+at ``seed`` (default 10,000: collection uses small seeds, so evaluation roads are unseen).
+
+Outputs, under ``out_dir``: ``metrics.json``, ``metrics.md`` (Markdown table),
+``birdseye.png`` (driven paths coloured by lateral offset, clean condition) and
+``drive.mp4`` (camera view of the first clean drive with commanded and expert steering).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from lnn_drive.eval.metrics import DriveMetrics, DriveTrace, compute_metrics
+from lnn_drive.eval.report import (
+    VideoSink,
+    metrics_table,
+    plot_birdseye,
+    steering_overlay,
+    write_json,
+)
+from lnn_drive.eval.rollout import RolloutError, check_compatible, run_drives
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    """Options of closed-loop evaluation (``conf/eval/default.yaml``).
+
+    Attributes:
+        distance_km: Distance to drive per condition; rounded up to whole drives.
+        drive_steps: Control steps per drive (one road each).
+        seed: First road seed; drives use ``seed, seed + 1, ...``.
+        num_envs: Environments stepped in parallel (one process each when ``vector=async``).
+        vector: ``async`` or ``sync``.
+        crash_mode: ``intervene`` (PilotNet: count, recentre, continue) or ``terminate``.
+        noise_variances: Frame-noise variances to test besides the clean condition.
+        presets: Out-of-distribution appearance presets to test.
+        noise_seed: Seed of the frame noise.
+        video: Write ``drive.mp4`` of the first clean drive.
+        video_steps: Frames in the video (0: the whole drive).
+        threads: Torch threads for the policy (0: leave as is).
+        progress: Show progress bars.
+    """
+
+    distance_km: float = 5.0
+    drive_steps: int = 1000
+    seed: int = 10_000
+    num_envs: int = 2
+    vector: str = "async"
+    crash_mode: str = "intervene"
+    noise_variances: list[float] = field(default_factory=list)
+    presets: list[str] = field(default_factory=list)
+    noise_seed: int = 0
+    video: bool = True
+    video_steps: int = 600
+    threads: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.distance_km > 0:
+            raise ValueError(f"eval.distance_km must be positive, got {self.distance_km}")
+        if self.drive_steps < 2:
+            raise ValueError(f"eval.drive_steps must be >= 2, got {self.drive_steps}")
+        if self.num_envs < 1:
+            raise ValueError(f"eval.num_envs must be >= 1, got {self.num_envs}")
+        if self.crash_mode not in ("intervene", "terminate"):
+            raise ValueError(
+                f"eval.crash_mode must be 'intervene' or 'terminate', got {self.crash_mode!r}"
+            )
+        if self.vector not in ("async", "sync"):
+            raise ValueError(f"eval.vector must be 'async' or 'sync', got {self.vector!r}")
+        for v in self.noise_variances:
+            if not v > 0:
+                raise ValueError(f"eval.noise_variances must be positive, got {v}")
+
+    @classmethod
+    def from_cfg(cls, cfg: DictConfig | dict[str, Any]) -> EvalConfig:
+        d = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+        unknown = sorted(set(d) - {f for f in cls.__dataclass_fields__})
+        if unknown:
+            raise ValueError(f"unknown eval option(s): {', '.join(unknown)}")
+        d["noise_variances"] = [float(v) for v in d.get("noise_variances") or []]
+        d["presets"] = [str(p) for p in d.get("presets") or []]
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One evaluation condition: a preset and a frame-noise variance."""
+
+    name: str
+    preset: str
+    noise_variance: float = 0.0
+
+
+def conditions(base_preset: str, ecfg: EvalConfig) -> list[Condition]:
+    """Clean, then each noise variance, then each out-of-distribution preset."""
+    out = [Condition("clean", base_preset)]
+    out += [Condition(f"noise={v:g}", base_preset, v) for v in ecfg.noise_variances]
+    out += [Condition(f"preset={p}", p) for p in ecfg.presets if p != base_preset]
+    return out
+
+
+def load_policy(path: str | Path) -> Any:
+    """Load a :class:`~lnn_drive.models.Policy` from a checkpoint, with a clear error."""
+    from lnn_drive.models import Policy
+
+    p = Path(str(path)).expanduser()
+    if str(path) in ("", "???"):
+        raise ValueError("no checkpoint given (pass checkpoint=path/to/best.pt)")
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint {p} does not exist")
+    return Policy.load(p, map_location="cpu")
+
+
+def env_config(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
+    d = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    return dict(d)
+
+
+def _num_drives(ecfg: EvalConfig, speed: float, dt: float) -> int:
+    per_drive_m = ecfg.drive_steps * speed * dt
+    return max(1, math.ceil(ecfg.distance_km * 1000.0 / per_drive_m))
+
+
+def prepare(policy: Any, env_cfg: dict[str, Any], ecfg: EvalConfig, cond: Condition):
+    """Build the environment constructor for a condition and check it against the policy
+    before anything runs (bad preset, frame size mismatch). Returns ``(env_fn, dt, speed)``."""
+    from lnn_drive.envs import env_fn, make_env
+
+    overrides = {
+        "preset": cond.preset,
+        "crash_mode": ecfg.crash_mode,
+        "max_episode_steps": ecfg.drive_steps,
+    }
+    probe = make_env(env_cfg, **overrides)
+    try:
+        check_compatible(policy, probe.observation_space, where=f"environment ({cond.name})")
+        u = probe.unwrapped
+        dt = float(getattr(u, "dt", None) or 1.0 / probe.metadata.get("render_fps", 30))
+        speed = float(getattr(getattr(u, "config", None), "speed", env_cfg.get("speed", 10.0)))
+    finally:
+        probe.close()
+    return env_fn(env_cfg, **overrides), dt, speed
+
+
+def evaluate_policy(
+    policy: Any,
+    env_cfg: dict[str, Any],
+    ecfg: EvalConfig,
+    *,
+    out_dir: str | Path | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """Run every condition of ``ecfg`` and write the reports under ``out_dir``.
+
+    Returns:
+        ``{"metrics": {condition: metrics dict}, "files": {...}, "table": markdown}``.
+    """
+    if ecfg.threads:
+        torch.set_num_threads(ecfg.threads)
+    base = str(env_cfg.get("preset", "summer"))
+    conds = conditions(base, ecfg)
+    # Check every condition before any rollout starts.
+    prepared = [prepare(policy, env_cfg, ecfg, c) for c in conds]
+    out = Path(out_dir) if out_dir is not None else None
+    results: dict[str, DriveMetrics] = {}
+    clean_traces: list[DriveTrace] = []
+    files: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    for cond, (fn, dt, speed) in zip(conds, prepared, strict=True):
+        n = _num_drives(ecfg, speed, dt)
+        seeds = list(range(ecfg.seed, ecfg.seed + n))
+        sink = None
+        on_frame = None
+        if out is not None and ecfg.video and cond.name == "clean":
+            sink = VideoSink(out / "drive.mp4", fps=round(1 / dt))
+            limit = ecfg.video_steps or ecfg.drive_steps
+
+            def on_frame(step, frame, cmd, expert, _sink=sink, _limit=limit):
+                if step < _limit:
+                    _sink.write(steering_overlay(frame, cmd, expert))
+
+        t0 = time.perf_counter()
+        try:
+            traces = run_drives(
+                policy,
+                fn,
+                seeds=seeds,
+                num_envs=ecfg.num_envs,
+                noise_variance=cond.noise_variance,
+                noise_seed=ecfg.noise_seed,
+                preset=cond.preset,
+                dt=dt,
+                vector=ecfg.vector,
+                on_frame=on_frame,
+                progress=ecfg.progress,
+            )
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
+        timings[cond.name] = time.perf_counter() - t0
+        if sink is not None:
+            files["video"] = str(sink.close())
+        results[cond.name] = compute_metrics(traces)
+        if cond.name == "clean":
+            clean_traces = traces
+    table = metrics_table(results)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        files["birdseye"] = str(plot_birdseye(clean_traces[:8], out / "birdseye.png"))
+        payload = {
+            "label": label,
+            "config": asdict(ecfg),
+            "env": env_cfg,
+            "metrics": {k: v.to_dict(prefix="") for k, v in results.items()},
+            "wall_s": timings,
+            "roads": [t.seed for t in clean_traces],
+        }
+        files["json"] = str(write_json(payload, out / "metrics.json"))
+        md = out / "metrics.md"
+        tmp = md.with_name(".metrics.md.tmp")
+        title = f"# Closed-loop evaluation{': ' + label if label else ''}\n\n"
+        tmp.write_text(title + table + "\n")
+        tmp.replace(md)
+        files["table"] = str(md)
+    return {
+        "metrics": {k: v.to_dict(prefix="") for k, v in results.items()},
+        "files": files,
+        "table": table,
+        "wall_s": timings,
+    }
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Entry point of ``scripts/evaluate.py`` (``conf/evaluate.yaml``)."""
+    ecfg = EvalConfig.from_cfg(cfg.eval)
+    policy = load_policy(cfg.checkpoint)
+    env_cfg = env_config(cfg.env)
+    out_dir = Path(cfg.out_dir)
+    res = evaluate_policy(
+        policy, env_cfg, ecfg, out_dir=out_dir, label=getattr(policy, "model_name", "")
+    )
+    print(res["table"])
+    for k, v in res["files"].items():
+        print(f"{k}: {v}")
+    return res
+
+
+__all__ = [
+    "Condition",
+    "EvalConfig",
+    "RolloutError",
+    "conditions",
+    "evaluate",
+    "evaluate_policy",
+    "load_policy",
+    "prepare",
+]
