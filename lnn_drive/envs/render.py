@@ -12,6 +12,7 @@ The same kernel writes the semantic label image (:data:`~lnn_drive.envs.config.L
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from dataclasses import dataclass
@@ -227,7 +228,7 @@ class Renderer:
         self.cam = cam
         self.ground = ground
         self.objs = np.ascontiguousarray(objs, np.float64).reshape(-1, N_OBJ_COLS)
-        self.obj_s = self.objs[:, 2].copy()
+        self.obj_s = self.objs[:, 2].tolist()
         self.rows, self.corners = camera_tables(
             cam, view_distance, ground.res0, ground.levels, look.fog_distance
         )
@@ -268,9 +269,9 @@ class Renderer:
                 )
 
     def _object_range(self, s: float) -> tuple[int, int]:
-        i0 = int(np.searchsorted(self.obj_s, s - 30.0))
-        i1 = int(np.searchsorted(self.obj_s, s + OBJECT_VIEW + 30.0))
-        return i0, i1
+        return bisect.bisect_left(self.obj_s, s - 30.0), bisect.bisect_left(
+            self.obj_s, s + OBJECT_VIEW + 30.0
+        )
 
     def render(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
         """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``."""

@@ -35,7 +35,7 @@ N_OBJ_COLS = 10
 
 
 @dataclass(frozen=True, eq=False)
-class Road:
+class Road:  # noqa: B903
     """A centreline sampled every :data:`DS` metres.
 
     Attributes:
@@ -67,8 +67,14 @@ class Road:
         return _pose(self.x, self.y, self.heading, self.curvature, s, d)
 
     def curvature_at(self, s: float) -> float:
-        i = min(max(int(round(s / DS)), 0), len(self.x) - 1)
-        return float(self.curvature[i])
+        """Centreline curvature (1/m) at arc length ``s`` (clamped to the road)."""
+        k = self._curvature_list
+        i = int(s / DS + 0.5) if s > 0 else 0
+        return k[i] if i < len(k) else k[-1]
+
+    @functools.cached_property
+    def _curvature_list(self) -> list[float]:
+        return self.curvature.tolist()
 
 
 def generate_road(
@@ -512,7 +518,7 @@ class GroundTexture:
             cv2.fillPoly(slot, road, c[1], cv2.LINE_AA, 4)
         if marks:
             cv2.fillPoly(slot, marks, c[2], cv2.LINE_AA, 4)
-        if self.look.shadow > 0:
+        if self.look.shadow > 0 and res < 0.5:  # shadows are sub-pixel on the farthest rows
             hit = self._hits(self._shadow_box, x0, y0, size)
             dark = int(round(255 * (1 - self.look.shadow)))
             for k in hit:  # shadows are convex; darken each one's bounding box of the slot
