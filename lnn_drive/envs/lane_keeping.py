@@ -171,7 +171,8 @@ class LaneKeepingEnv(gym.Env):
         )
         sun = float(rng.uniform(-math.pi, math.pi))
         shadows = shadow_polygons(objs, sun, self.look.sun_elevation_deg)
-        ground = GroundTexture(self.road, shadows, self.look)
+        old = getattr(self, "renderer", None)
+        ground = GroundTexture(self.road, shadows, self.look, reuse=old.ground if old else None)
         self.renderer = Renderer(
             self.camera, ground, objs, self.look, rng, view_distance=cfg.view_distance
         )

@@ -395,6 +395,7 @@ class GroundTexture:
         look: Appearance.
         n, res0, tiles: Texture pyramid geometry (texture size, finest resolution m/texel,
             tile size in texels per level).
+        reuse: A texture of an earlier road whose buffers this one takes over.
     """
 
     def __init__(
@@ -406,15 +407,20 @@ class GroundTexture:
         n: int = 512,
         res0: float = 0.05,
         tiles: tuple[int, ...] = (256, 256, 256, 128, 64),
+        reuse: GroundTexture | None = None,
     ) -> None:
         self.levels, self.n, self.res0 = len(tiles), n, res0
         self.tiles = np.asarray(tiles, np.int64)
         self.slots = n // self.tiles
         self.res = res0 * 2.0 ** np.arange(self.levels)
         self.tile_size = self.res * self.tiles  # metres
-        self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
+        if reuse is not None and reuse.tex.shape == (self.levels, n, n, 4):
+            # a new road: the old tiles are invalidated by the fresh tags below
+            self.tex, self.lab = reuse.tex, reuse.lab
+        else:
+            self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
+            self.lab = np.zeros((self.levels, n, n), np.uint8)
         self.tex32 = self.tex.view(np.uint32).reshape(self.levels, n, n)  # packed view
-        self.lab = np.zeros((self.levels, n, n), np.uint8)
         smax = int(self.slots.max())
         self.tags = np.full((self.levels, smax, smax, 2), np.iinfo(np.int64).min, np.int64)
         self.lab_tags = self.tags.copy()
