@@ -429,8 +429,9 @@ class GroundTexture:
         self.look = look
         half = road.lane_width
         sh = half + road.shoulder_width
-        bands = [  # lateral intervals (d0, d1): shoulder+road, road, two edge lines, centre line
-            (-sh, sh),
+        bands = [  # lateral intervals (d0, d1): two shoulder strips, road, two edge lines, centre
+            (half, sh),
+            (-sh, -half),
             (-half, half),
             (half - 0.25 - MARK_W, half - 0.25),
             (-half + 0.25, -half + 0.25 + MARK_W),
@@ -441,7 +442,7 @@ class GroundTexture:
         self._edges = np.array(
             [[np.stack([road.x + d * nx, road.y + d * ny], 1) for d in band] for band in bands]
         )
-        outer = self._edges[0]  # (2, N, 2)
+        outer = np.stack([self._edges[0, 1], self._edges[1, 0]])  # outer shoulder edges (2, N, 2)
         npts = len(road.x)
         nchunk = (npts - 1) // CHUNK + 1
         pad = nchunk * CHUNK + 1 - npts
@@ -461,7 +462,7 @@ class GroundTexture:
         per, dl = int(round(DASH_PERIOD / DS)), int(round(DASH / DS))
         starts = np.arange(0, npts - dl, per)
         idx = starts[:, None] + np.arange(dl + 1)[None, :]
-        left, right = self._edges[4, 0][idx], self._edges[4, 1][idx]
+        left, right = self._edges[5, 0][idx], self._edges[5, 1][idx]
         self._dashes = np.concatenate([left, right[:, ::-1]], axis=1)  # (D, 2*(dl+1), 2)
         self._dash_box = np.concatenate(
             [self._dashes.min(axis=1), self._dashes.max(axis=1)], axis=1
@@ -494,7 +495,7 @@ class GroundTexture:
         )
         groups: tuple[list, list, list] = ([], [], [])
         for i in range(len(band)):
-            groups[min(int(band[i]), 2)].append(pts[offs[i] : offs[i + 1]])
+            groups[int(band[i])].append(pts[offs[i] : offs[i + 1]])
         return groups
 
     def draw_tile(self, level: int, ti: int, tj: int, *, labels: bool = False) -> None:
@@ -602,7 +603,7 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
     """Road polygons crossing the tile at (x0, y0) of side ``size`` m, in cv2 fixed point.
 
     Returns:
-        (points int32 (M, 2), band (P,) 0 shoulder 1 road 2 marking, offsets (P + 1,)).
+        (points int32 (M, 2), group (P,) 0 shoulder 1 road 2 marking, offsets (P + 1,)).
     """
     x1 = x0 + size
     y1 = y0 + size
@@ -629,17 +630,18 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
             dash_hit.append(k)
     total = 0
     for a, e in runs:
-        total += 4 * 2 * (e - a)
+        total += 5 * 2 * (e - a)
     nd = dashes.shape[1]
     total += len(dash_hit) * nd
-    npoly = 4 * len(runs) + len(dash_hit)
+    npoly = 5 * len(runs) + len(dash_hit)
     pts = np.empty((total, 2), np.int32)
     band = np.empty(npoly, np.int64)
     offs = np.empty(npoly + 1, np.int64)
     m = 0
     q = 0
     offs[0] = 0
-    for bd in range(4):
+    group = (0, 0, 1, 2, 2)  # shoulders, road, markings
+    for bd in range(5):
         for a, e in runs:
             for i in range(a, e):
                 pts[m, 0] = int(round((edges[bd, 0, i, 0] - x0) * scale - 8.0))
@@ -649,7 +651,7 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
                 pts[m, 0] = int(round((edges[bd, 1, i, 0] - x0) * scale - 8.0))
                 pts[m, 1] = int(round((edges[bd, 1, i, 1] - y0) * scale - 8.0))
                 m += 1
-            band[q] = bd
+            band[q] = group[bd]
             q += 1
             offs[q] = m
     for k in dash_hit:
