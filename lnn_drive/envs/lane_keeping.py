@@ -11,14 +11,17 @@ import numpy as np
 
 from lnn_drive.envs.config import MAX_CURVATURE, EnvConfig
 from lnn_drive.envs.expert import LaneExpert
-from lnn_drive.envs.render import Camera, Renderer
+from lnn_drive.envs.render import Camera, Renderer, camera_tables, view_extents
 from lnn_drive.envs.road import (
     DS,
+    RES0,
+    TILES,
     GroundTexture,
     generate_objects,
     generate_road,
     project,
     shadow_polygons,
+    texture_layout,
 )
 
 #: Reward of the step on which the car leaves its lane.
@@ -127,6 +130,12 @@ class LaneKeepingEnv(gym.Env):
         self.action_space = gym.spaces.Box(-MAX_CURVATURE, MAX_CURVATURE, (1,), np.float32)
         self.observation_space = gym.spaces.Box(0, 255, (config.height, config.width, 3), np.uint8)
         self.expert = LaneExpert(kind=config.expert, speed=config.speed)
+        # the streamed texture's size follows from what the camera sees (checked now, so
+        # that an impossible camera is rejected at construction)
+        _, corners = camera_tables(
+            self.camera, config.view_distance, RES0, len(TILES), self.look.fog_distance
+        )
+        self._tex_n, self._tiles = texture_layout(view_extents(corners))
         self._alpha = (
             1.0 if config.actuation_lag == 0 else 1 - math.exp(-self.dt / config.actuation_lag)
         )
@@ -172,7 +181,14 @@ class LaneKeepingEnv(gym.Env):
         sun = float(rng.uniform(-math.pi, math.pi))
         shadows = shadow_polygons(objs, sun, self.look.sun_elevation_deg)
         old = getattr(self, "renderer", None)
-        ground = GroundTexture(self.road, shadows, self.look, reuse=old.ground if old else None)
+        ground = GroundTexture(
+            self.road,
+            shadows,
+            self.look,
+            n=self._tex_n,
+            tiles=self._tiles,
+            reuse=old.ground if old else None,
+        )
         self.renderer = Renderer(
             self.camera, ground, objs, self.look, rng, view_distance=cfg.view_distance
         )

@@ -138,6 +138,14 @@ class Camera:
         return out
 
 
+def view_extents(corners: np.ndarray) -> list[float]:
+    """Diagonal (m) of the bounding box of the ground seen at each level (NaN: unused)."""
+    return [
+        math.nan if np.isnan(c).any() else math.hypot(np.ptp(c[:, 0]), np.ptp(c[:, 1]))
+        for c in corners
+    ]
+
+
 @functools.lru_cache(maxsize=32)
 def camera_tables(
     cam: Camera, view_distance: float, res0: float, levels: int, fog_distance: float
@@ -257,16 +265,10 @@ class Renderer:
 
     def _check_streaming(self) -> None:
         g = self.ground
+        ext = view_extents(self.corners)
         for lv in range(g.levels):
-            c = self.corners[lv]
-            if np.isnan(c).any():
-                continue
-            extent = math.hypot(np.ptp(c[:, 0]), np.ptp(c[:, 1]))
-            if extent > (g.slots[lv] - 1) * g.tile_size[lv]:
-                raise ValueError(
-                    f"texture level {lv} cannot hold the {extent:.0f} m of ground the camera "
-                    "sees there; reduce env.view_distance or env.fov_deg"
-                )
+            if not math.isnan(ext[lv]) and ext[lv] > (g.slots[lv] - 1) * g.tile_size[lv]:
+                raise AssertionError(f"texture level {lv} cannot hold {ext[lv]:.0f} m of ground")
 
     def _object_range(self, s: float) -> tuple[int, int]:
         return bisect.bisect_left(self.obj_s, s - 30.0), bisect.bisect_left(

@@ -376,6 +376,47 @@ def ground_bases(
 
 #: Centreline samples per chunk of the road's spatial index.
 CHUNK = 16
+#: Texture pyramid: finest resolution (m/texel) and preferred tile size per level (texels).
+RES0 = 0.05
+TILES = (256, 256, 256, 128, 64)
+
+
+def texture_layout(extents: list[float], *, res0: float = RES0) -> tuple[int, tuple[int, ...]]:
+    """Toroidal texture size and tile sizes that hold the ground the camera sees.
+
+    A level of resolution ``res`` with tiles of ``t`` texels in an ``n``-texel texture can
+    stream a view whose bounding box spans up to ``(n / t - 1) * t * res`` metres (one
+    tile of slack for the view straddling tile borders).
+
+    Args:
+        extents: Diagonal (m) of the ground seen at each level (NaN: level unused).
+
+    Returns:
+        ``(n, tiles)``: the smallest texture size from 512 up and, per level, the
+        preferred tile size of :data:`TILES` or a smaller one that fits.
+
+    Raises:
+        ValueError: the view is too large even for a 2048-texel texture.
+    """
+    for n in (512, 1024, 2048):
+        tiles = []
+        for lv, ext in enumerate(extents):
+            res = res0 * 2**lv
+            fit = [
+                t
+                for t in (256, 128, 64)
+                if t <= TILES[lv] * n // 512 and (math.isnan(ext) or (n // t - 1) * t * res >= ext)
+            ]
+            if not fit:
+                break
+            tiles.append(fit[0])
+        else:
+            return n, tuple(tiles)
+    raise ValueError(
+        "the camera sees more ground than the streamed texture can hold "
+        f"({max(e for e in extents if not math.isnan(e)):.0f} m); reduce env.view_distance, "
+        "env.fov_deg or the resolution"
+    )
 
 
 class GroundTexture:
@@ -405,8 +446,8 @@ class GroundTexture:
         look: Appearance,
         *,
         n: int = 512,
-        res0: float = 0.05,
-        tiles: tuple[int, ...] = (256, 256, 256, 128, 64),
+        res0: float = RES0,
+        tiles: tuple[int, ...] = TILES,
         reuse: GroundTexture | None = None,
     ) -> None:
         self.levels, self.n, self.res0 = len(tiles), n, res0
