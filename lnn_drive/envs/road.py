@@ -561,11 +561,14 @@ class GroundTexture:
         slot = self.tex[level, sy : sy + t, sx : sx + t]
         slot[...] = self.bases[level, sy : sy + t, sx : sx + t]
         c = self._colours
+        # texels of the finest level are smaller than the pixels that show them: no need
+        # for anti-aliasing there
+        line = cv2.LINE_8 if level == 0 else cv2.LINE_AA
         if shoulder:
-            cv2.fillPoly(slot, shoulder, c[0], cv2.LINE_AA, 4)
-            cv2.fillPoly(slot, road, c[1], cv2.LINE_AA, 4)
+            cv2.fillPoly(slot, shoulder, c[0], line, 4)
+            cv2.fillPoly(slot, road, c[1], line, 4)
         if marks:
-            cv2.fillPoly(slot, marks, c[2], cv2.LINE_AA, 4)
+            cv2.fillPoly(slot, marks, c[2], line, 4)
         if self.look.shadow > 0 and res < 0.5:  # shadows are sub-pixel on the farthest rows
             hit = self._hits(self._shadow_box, x0, y0, size)
             dark = int(round(255 * (1 - self.look.shadow)))
