@@ -607,6 +607,9 @@ class GroundTexture:
 
 @njit(cache=True)
 def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no cover - numba
+    """Tiles (level, ti, tj) overlapping each level's view rectangle whose slots hold
+    another tile. The view of a level is the rectangle ``corners`` (car frame, forward x
+    left); a tile overlaps it unless one of the two frames' axes separates them."""
     out = [(0, 0, 0)]
     out.pop()
     c = math.cos(yaw)
@@ -618,9 +621,17 @@ def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no co
         x1 = -1e300
         y0 = 1e300
         y1 = -1e300
+        f0 = 1e300
+        f1 = -1e300
+        l0 = 1e300
+        l1 = -1e300
         for k in range(4):
             f = corners[lv, k, 0]
             l = corners[lv, k, 1]
+            f0 = min(f0, f)
+            f1 = max(f1, f)
+            l0 = min(l0, l)
+            l1 = max(l1, l)
             wx = x + f * c - l * s
             wy = y + f * s + l * c
             x0 = min(x0, wx)
@@ -635,6 +646,23 @@ def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no co
         j1 = int(math.floor(y1 / ts))
         for tj in range(j0, j1 + 1):
             for ti in range(i0, i1 + 1):
+                # the tile's corners in the car frame, against the view rectangle
+                tf0 = 1e300
+                tf1 = -1e300
+                tl0 = 1e300
+                tl1 = -1e300
+                for cx in range(2):
+                    for cy in range(2):
+                        dx = (ti + cx) * ts - x
+                        dy = (tj + cy) * ts - y
+                        f = dx * c + dy * s
+                        l = -dx * s + dy * c
+                        tf0 = min(tf0, f)
+                        tf1 = max(tf1, f)
+                        tl0 = min(tl0, l)
+                        tl1 = max(tl1, l)
+                if tf1 < f0 or tf0 > f1 or tl1 < l0 or tl0 > l1:
+                    continue
                 a = tj % ns
                 b = ti % ns
                 if tags[lv, a, b, 0] != ti or tags[lv, a, b, 1] != tj:
