@@ -140,6 +140,7 @@ class LaneKeepingEnv(gym.Env):
             1.0 if config.actuation_lag == 0 else 1 - math.exp(-self.dt / config.actuation_lag)
         )
         self._step_len = config.speed * self.dt
+        self._threshold = config.crash_threshold
         self.road = None
         self._obs: np.ndarray | None = None
 
@@ -224,10 +225,10 @@ class LaneKeepingEnv(gym.Env):
         s_prev = self.s
         self._locate()
         self.distance += L
-        reward = (self.s - s_prev) / L - (self.lateral_offset / cfg.crash_threshold) ** 2
+        reward = (self.s - s_prev) / L - (self.lateral_offset / self._threshold) ** 2
         terminated = False
         intervened = False
-        if abs(self.lateral_offset) > cfg.crash_threshold:
+        if abs(self.lateral_offset) > self._threshold:
             reward = CRASH_REWARD
             if cfg.crash_mode == "terminate":
                 terminated = True
@@ -323,7 +324,7 @@ class LaneKeepingEnv(gym.Env):
             "distance": self.distance,
             "road_curvature": self.road_curvature,
             "road_curvature_ahead": self.road.curvature_at(self.s + cfg.speed),
-            "on_road": abs(self.lateral_offset) <= cfg.crash_threshold,
+            "on_road": abs(self.lateral_offset) <= self._threshold,
             "interventions": self.interventions,
             "intervened": intervened,
             "expert_action": expert,
