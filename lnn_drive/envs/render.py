@@ -12,6 +12,7 @@ The same kernel writes the semantic label image (:data:`~lnn_drive.envs.config.L
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from dataclasses import dataclass
@@ -137,6 +138,14 @@ class Camera:
         return out
 
 
+def view_extents(corners: np.ndarray) -> list[float]:
+    """Diagonal (m) of the bounding box of the ground seen at each level (NaN: unused)."""
+    return [
+        math.nan if np.isnan(c).any() else math.hypot(np.ptp(c[:, 0]), np.ptp(c[:, 1]))
+        for c in corners
+    ]
+
+
 @functools.lru_cache(maxsize=32)
 def camera_tables(
     cam: Camera, view_distance: float, res0: float, levels: int, fog_distance: float
@@ -227,7 +236,7 @@ class Renderer:
         self.cam = cam
         self.ground = ground
         self.objs = np.ascontiguousarray(objs, np.float64).reshape(-1, N_OBJ_COLS)
-        self.obj_s = self.objs[:, 2].copy()
+        self.obj_s = self.objs[:, 2].tolist()
         self.rows, self.corners = camera_tables(
             cam, view_distance, ground.res0, ground.levels, look.fog_distance
         )
@@ -256,21 +265,15 @@ class Renderer:
 
     def _check_streaming(self) -> None:
         g = self.ground
+        ext = view_extents(self.corners)
         for lv in range(g.levels):
-            c = self.corners[lv]
-            if np.isnan(c).any():
-                continue
-            extent = math.hypot(np.ptp(c[:, 0]), np.ptp(c[:, 1]))
-            if extent > (g.slots[lv] - 1) * g.tile_size[lv]:
-                raise ValueError(
-                    f"texture level {lv} cannot hold the {extent:.0f} m of ground the camera "
-                    "sees there; reduce env.view_distance or env.fov_deg"
-                )
+            if not math.isnan(ext[lv]) and ext[lv] > (g.slots[lv] - 1) * g.tile_size[lv]:
+                raise AssertionError(f"texture level {lv} cannot hold {ext[lv]:.0f} m of ground")
 
     def _object_range(self, s: float) -> tuple[int, int]:
-        i0 = int(np.searchsorted(self.obj_s, s - 30.0))
-        i1 = int(np.searchsorted(self.obj_s, s + OBJECT_VIEW + 30.0))
-        return i0, i1
+        return bisect.bisect_left(self.obj_s, s - 30.0), bisect.bisect_left(
+            self.obj_s, s + OBJECT_VIEW + 30.0
+        )
 
     def render(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
         """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``."""
@@ -311,9 +314,9 @@ class Renderer:
 
 @njit(cache=True, inline="always")
 def _hash(a, b, c):  # pragma: no cover - numba
-    h = (a * 374761393 + b * 668265263 + c * 2147483647) & 0xFFFFFFFF
-    h = ((h ^ (h >> 13)) * 1274126177) & 0xFFFFFFFF
-    return ((h ^ (h >> 16)) & 0xFFFF) / 65536.0
+    h = np.uint32(a * 374761393 + b * 668265263 + c * 1274126177)
+    h = (h ^ (h >> np.uint32(13))) * np.uint32(1274126177)
+    return float((h ^ (h >> np.uint32(16))) & np.uint32(0xFFFF)) * (1.0 / 65536.0)
 
 
 KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_KINDS))
@@ -443,17 +446,38 @@ def _render(
         g0 = objs[k, OG] * light
         b0 = objs[k, OB] * light
         span = max(vb - vt, 1e-6)
+        inv_hw = 1.0 / hw
+        inv_span = 1.0 / span
         # texture coordinates in metres so that the grain does not scale with distance
         for vv in range(v0, v1):
-            b = (vb - (vv + 0.5)) / span  # 0 at the base, 1 at the top
+            b = (vb - (vv + 0.5)) * inv_span  # 0 at the base, 1 at the top
             if b < 0.0 or b > 1.0:
                 continue
-            for uu in range(u0, u1):
-                a = (uu + 0.5 - uc) / hw  # -1 left edge .. 1 right edge
+            # half-width (in units of the object's half-width) of the shape on this row,
+            # so that the pixel loop covers only columns the shape can occupy
+            if kind == KIND_TREE:
+                rb0 = (b - 0.62) / 0.38
+                ah = math.sqrt(1.0 - rb0 * rb0) if abs(rb0) < 1.0 else 0.0
+                if b < 0.55:
+                    ah = max(ah, 0.3 / ow)
+            elif kind == KIND_CONIFER:
+                ah = (1.0 - b) / 0.9 if b > 0.1 else 0.1
+            elif kind == KIND_BUSH:
+                ah = math.sqrt(max(1.0 - b * b, 0.0))
+            elif kind == KIND_BUILDING and b >= 0.8:
+                ah = 1.0 - 0.35 * (b - 0.8) / 0.2
+            else:
+                ah = 1.0
+            if ah <= 0.0:
+                continue
+            ua = max(int(math.floor(uc - ah * hw)), u0)
+            ub = min(int(math.ceil(uc + ah * hw)), u1)
+            tv = int(b * oh * 4.0)
+            for uu in range(ua, ub):
+                a = (uu + 0.5 - uc) * inv_hw  # -1 left edge .. 1 right edge
                 if a < -1.0 or a > 1.0:
                     continue
                 tu = int((a + 1.0) * ow * 4.0)
-                tv = int(b * oh * 4.0)
                 nz = _hash(tu, tv, seed)
                 cr = -1.0
                 cg = 0.0
@@ -463,7 +487,7 @@ def _render(
                     ta = 0.15 / (0.5 * ow)
                     rb = (b - 0.62) / 0.38
                     rr = a * a + rb * rb
-                    if rr < 1.0 - 0.3 * _hash(tu // 2, tv // 2, seed + 1):
+                    if rr < 1.0 - 0.3 * _hash(tu >> 1, tv >> 1, seed + 1):
                         if sparse > 0.0 and _hash(tu, tv, seed + 7) < sparse and abs(a) > ta:
                             pass
                         else:
@@ -478,13 +502,14 @@ def _render(
                         )
                 elif kind == KIND_CONIFER:
                     if b > 0.1 and abs(a) < (1.0 - b) / 0.9 * (0.85 + 0.15 * _hash(0, tv, seed)):
-                        tier = (b * oh / 1.2) % 1.0
+                        tier = b * oh / 1.2
+                        tier -= math.floor(tier)
                         sh = 0.65 + 0.45 * tier + 0.2 * (nz - 0.5) - 0.1 * a
                         cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
                     elif b <= 0.1 and abs(a) < 0.1:
                         cr, cg, cb = trunk[0] * light, trunk[1] * light, trunk[2] * light
                 elif kind == KIND_BUSH:
-                    if a * a + b * b < 1.0 - 0.35 * _hash(tu // 2, tv // 2, seed + 3):
+                    if a * a + b * b < 1.0 - 0.35 * _hash(tu >> 1, tv >> 1, seed + 3):
                         sh = 0.7 + 0.4 * b + 0.3 * (nz - 0.5) - 0.1 * a
                         cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
                 elif kind == KIND_POLE:
@@ -495,8 +520,10 @@ def _render(
                     if b < wall_top:
                         nw = max(2.0, math.floor(ow / 3.0))
                         nf = max(1.0, math.floor(oh * wall_top / 3.0))
-                        fu = ((a + 1.0) * 0.5 * nw) % 1.0
-                        fv = (b / wall_top * nf) % 1.0
+                        fu = (a + 1.0) * 0.5 * nw
+                        fu -= math.floor(fu)
+                        fv = b / wall_top * nf
+                        fv -= math.floor(fv)
                         if 0.3 < fu < 0.7 and 0.35 < fv < 0.75 and b > 0.12:
                             if lit:
                                 cr, cg, cb = window[0], window[1], window[2]

@@ -35,7 +35,7 @@ N_OBJ_COLS = 10
 
 
 @dataclass(frozen=True, eq=False)
-class Road:
+class Road:  # noqa: B903
     """A centreline sampled every :data:`DS` metres.
 
     Attributes:
@@ -67,8 +67,14 @@ class Road:
         return _pose(self.x, self.y, self.heading, self.curvature, s, d)
 
     def curvature_at(self, s: float) -> float:
-        i = min(max(int(round(s / DS)), 0), len(self.x) - 1)
-        return float(self.curvature[i])
+        """Centreline curvature (1/m) at arc length ``s`` (clamped to the road)."""
+        k = self._curvature_list
+        i = int(s / DS + 0.5) if s > 0 else 0
+        return k[i] if i < len(k) else k[-1]
+
+    @functools.cached_property
+    def _curvature_list(self) -> list[float]:
+        return self.curvature.tolist()
 
 
 def generate_road(
@@ -370,6 +376,47 @@ def ground_bases(
 
 #: Centreline samples per chunk of the road's spatial index.
 CHUNK = 16
+#: Texture pyramid: finest resolution (m/texel) and preferred tile size per level (texels).
+RES0 = 0.05
+TILES = (256, 256, 256, 128, 64)
+
+
+def texture_layout(extents: list[float], *, res0: float = RES0) -> tuple[int, tuple[int, ...]]:
+    """Toroidal texture size and tile sizes that hold the ground the camera sees.
+
+    A level of resolution ``res`` with tiles of ``t`` texels in an ``n``-texel texture can
+    stream a view whose bounding box spans up to ``(n / t - 1) * t * res`` metres (one
+    tile of slack for the view straddling tile borders).
+
+    Args:
+        extents: Diagonal (m) of the ground seen at each level (NaN: level unused).
+
+    Returns:
+        ``(n, tiles)``: the smallest texture size from 512 up and, per level, the
+        preferred tile size of :data:`TILES` or a smaller one that fits.
+
+    Raises:
+        ValueError: the view is too large even for a 2048-texel texture.
+    """
+    for n in (512, 1024, 2048):
+        tiles = []
+        for lv, ext in enumerate(extents):
+            res = res0 * 2**lv
+            fit = [
+                t
+                for t in (256, 128, 64)
+                if t <= TILES[lv] * n // 512 and (math.isnan(ext) or (n // t - 1) * t * res >= ext)
+            ]
+            if not fit:
+                break
+            tiles.append(fit[0])
+        else:
+            return n, tuple(tiles)
+    raise ValueError(
+        "the camera sees more ground than the streamed texture can hold "
+        f"({max(e for e in extents if not math.isnan(e)):.0f} m); reduce env.view_distance, "
+        "env.fov_deg or the resolution"
+    )
 
 
 class GroundTexture:
@@ -389,6 +436,7 @@ class GroundTexture:
         look: Appearance.
         n, res0, tiles: Texture pyramid geometry (texture size, finest resolution m/texel,
             tile size in texels per level).
+        reuse: A texture of an earlier road whose buffers this one takes over.
     """
 
     def __init__(
@@ -398,17 +446,22 @@ class GroundTexture:
         look: Appearance,
         *,
         n: int = 512,
-        res0: float = 0.05,
-        tiles: tuple[int, ...] = (256, 256, 256, 128, 64),
+        res0: float = RES0,
+        tiles: tuple[int, ...] = TILES,
+        reuse: GroundTexture | None = None,
     ) -> None:
         self.levels, self.n, self.res0 = len(tiles), n, res0
         self.tiles = np.asarray(tiles, np.int64)
         self.slots = n // self.tiles
         self.res = res0 * 2.0 ** np.arange(self.levels)
         self.tile_size = self.res * self.tiles  # metres
-        self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
+        if reuse is not None and reuse.tex.shape == (self.levels, n, n, 4):
+            # a new road: the old tiles are invalidated by the fresh tags below
+            self.tex, self.lab = reuse.tex, reuse.lab
+        else:
+            self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
+            self.lab = np.zeros((self.levels, n, n), np.uint8)
         self.tex32 = self.tex.view(np.uint32).reshape(self.levels, n, n)  # packed view
-        self.lab = np.zeros((self.levels, n, n), np.uint8)
         smax = int(self.slots.max())
         self.tags = np.full((self.levels, smax, smax, 2), np.iinfo(np.int64).min, np.int64)
         self.lab_tags = self.tags.copy()
@@ -417,8 +470,9 @@ class GroundTexture:
         self.look = look
         half = road.lane_width
         sh = half + road.shoulder_width
-        bands = [  # lateral intervals (d0, d1): shoulder+road, road, two edge lines, centre line
-            (-sh, sh),
+        bands = [  # lateral intervals (d0, d1): two shoulder strips, road, two edge lines, centre
+            (half, sh),
+            (-sh, -half),
             (-half, half),
             (half - 0.25 - MARK_W, half - 0.25),
             (-half + 0.25, -half + 0.25 + MARK_W),
@@ -429,7 +483,7 @@ class GroundTexture:
         self._edges = np.array(
             [[np.stack([road.x + d * nx, road.y + d * ny], 1) for d in band] for band in bands]
         )
-        outer = self._edges[0]  # (2, N, 2)
+        outer = np.stack([self._edges[0, 1], self._edges[1, 0]])  # outer shoulder edges (2, N, 2)
         npts = len(road.x)
         nchunk = (npts - 1) // CHUNK + 1
         pad = nchunk * CHUNK + 1 - npts
@@ -449,7 +503,7 @@ class GroundTexture:
         per, dl = int(round(DASH_PERIOD / DS)), int(round(DASH / DS))
         starts = np.arange(0, npts - dl, per)
         idx = starts[:, None] + np.arange(dl + 1)[None, :]
-        left, right = self._edges[4, 0][idx], self._edges[4, 1][idx]
+        left, right = self._edges[5, 0][idx], self._edges[5, 1][idx]
         self._dashes = np.concatenate([left, right[:, ::-1]], axis=1)  # (D, 2*(dl+1), 2)
         self._dash_box = np.concatenate(
             [self._dashes.min(axis=1), self._dashes.max(axis=1)], axis=1
@@ -482,7 +536,7 @@ class GroundTexture:
         )
         groups: tuple[list, list, list] = ([], [], [])
         for i in range(len(band)):
-            groups[min(int(band[i]), 2)].append(pts[offs[i] : offs[i + 1]])
+            groups[int(band[i])].append(pts[offs[i] : offs[i + 1]])
         return groups
 
     def draw_tile(self, level: int, ti: int, tj: int, *, labels: bool = False) -> None:
@@ -507,12 +561,15 @@ class GroundTexture:
         slot = self.tex[level, sy : sy + t, sx : sx + t]
         slot[...] = self.bases[level, sy : sy + t, sx : sx + t]
         c = self._colours
+        # texels of the finest level are smaller than the pixels that show them: no need
+        # for anti-aliasing there
+        line = cv2.LINE_8 if level == 0 else cv2.LINE_AA
         if shoulder:
-            cv2.fillPoly(slot, shoulder, c[0], cv2.LINE_AA, 4)
-            cv2.fillPoly(slot, road, c[1], cv2.LINE_AA, 4)
+            cv2.fillPoly(slot, shoulder, c[0], line, 4)
+            cv2.fillPoly(slot, road, c[1], line, 4)
         if marks:
-            cv2.fillPoly(slot, marks, c[2], cv2.LINE_AA, 4)
-        if self.look.shadow > 0:
+            cv2.fillPoly(slot, marks, c[2], line, 4)
+        if self.look.shadow > 0 and res < 0.5:  # shadows are sub-pixel on the farthest rows
             hit = self._hits(self._shadow_box, x0, y0, size)
             dark = int(round(255 * (1 - self.look.shadow)))
             for k in hit:  # shadows are convex; darken each one's bounding box of the slot
@@ -550,6 +607,9 @@ class GroundTexture:
 
 @njit(cache=True)
 def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no cover - numba
+    """Tiles (level, ti, tj) overlapping each level's view rectangle whose slots hold
+    another tile. The view of a level is the rectangle ``corners`` (car frame, forward x
+    left); a tile overlaps it unless one of the two frames' axes separates them."""
     out = [(0, 0, 0)]
     out.pop()
     c = math.cos(yaw)
@@ -561,9 +621,17 @@ def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no co
         x1 = -1e300
         y0 = 1e300
         y1 = -1e300
+        f0 = 1e300
+        f1 = -1e300
+        l0 = 1e300
+        l1 = -1e300
         for k in range(4):
             f = corners[lv, k, 0]
             l = corners[lv, k, 1]
+            f0 = min(f0, f)
+            f1 = max(f1, f)
+            l0 = min(l0, l)
+            l1 = max(l1, l)
             wx = x + f * c - l * s
             wy = y + f * s + l * c
             x0 = min(x0, wx)
@@ -578,6 +646,23 @@ def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no co
         j1 = int(math.floor(y1 / ts))
         for tj in range(j0, j1 + 1):
             for ti in range(i0, i1 + 1):
+                # the tile's corners in the car frame, against the view rectangle
+                tf0 = 1e300
+                tf1 = -1e300
+                tl0 = 1e300
+                tl1 = -1e300
+                for cx in range(2):
+                    for cy in range(2):
+                        dx = (ti + cx) * ts - x
+                        dy = (tj + cy) * ts - y
+                        f = dx * c + dy * s
+                        l = -dx * s + dy * c
+                        tf0 = min(tf0, f)
+                        tf1 = max(tf1, f)
+                        tl0 = min(tl0, l)
+                        tl1 = max(tl1, l)
+                if tf1 < f0 or tf0 > f1 or tl1 < l0 or tl0 > l1:
+                    continue
                 a = tj % ns
                 b = ti % ns
                 if tags[lv, a, b, 0] != ti or tags[lv, a, b, 1] != tj:
@@ -590,7 +675,7 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
     """Road polygons crossing the tile at (x0, y0) of side ``size`` m, in cv2 fixed point.
 
     Returns:
-        (points int32 (M, 2), band (P,) 0 shoulder 1 road 2 marking, offsets (P + 1,)).
+        (points int32 (M, 2), group (P,) 0 shoulder 1 road 2 marking, offsets (P + 1,)).
     """
     x1 = x0 + size
     y1 = y0 + size
@@ -617,17 +702,18 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
             dash_hit.append(k)
     total = 0
     for a, e in runs:
-        total += 4 * 2 * (e - a)
+        total += 5 * 2 * (e - a)
     nd = dashes.shape[1]
     total += len(dash_hit) * nd
-    npoly = 4 * len(runs) + len(dash_hit)
+    npoly = 5 * len(runs) + len(dash_hit)
     pts = np.empty((total, 2), np.int32)
     band = np.empty(npoly, np.int64)
     offs = np.empty(npoly + 1, np.int64)
     m = 0
     q = 0
     offs[0] = 0
-    for bd in range(4):
+    group = (0, 0, 1, 2, 2)  # shoulders, road, markings
+    for bd in range(5):
         for a, e in runs:
             for i in range(a, e):
                 pts[m, 0] = int(round((edges[bd, 0, i, 0] - x0) * scale - 8.0))
@@ -637,7 +723,7 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
                 pts[m, 0] = int(round((edges[bd, 1, i, 0] - x0) * scale - 8.0))
                 pts[m, 1] = int(round((edges[bd, 1, i, 1] - y0) * scale - 8.0))
                 m += 1
-            band[q] = bd
+            band[q] = group[bd]
             q += 1
             offs[q] = m
     for k in dash_hit:

@@ -219,3 +219,15 @@ def test_expert_drives_ten_km_of_unseen_roads_without_crash(expert):
 
     r = drive_expert({}, km=10.0, first_seed=1_000_000, expert=expert)
     assert r["crashes"] == 0 and r["km"] >= 10.0
+
+
+@pytest.mark.parametrize(
+    "kw", [{"fov_deg": 140.0}, {"height": 240, "width": 320}, {"pitch_deg": -20.0}]
+)
+def test_camera_settings_render(kw):
+    env = make_env({}, **kw)
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(np.zeros(1, np.float32))
+    assert obs.shape == (env.unwrapped.config.height, env.unwrapped.config.width, 3)
+    lab = env.unwrapped.render_labels()
+    assert (lab == 2).any() or kw.get("pitch_deg", 0) < 0
