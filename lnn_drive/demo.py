@@ -46,7 +46,16 @@ def demo(cfg: DictConfig) -> dict[str, Any]:
     data_root = out / "data"
     ccfg = compose_config(
         "collect",
-        [f"out={data_root}", f"paths.output_dir={out}/collect", *dcfg.collect_overrides],
+        [
+            f"out={data_root}",
+            f"paths.output_dir={out}/collect",
+            f"episodes={dcfg.episodes}",
+            f"steps={dcfg.steps}",
+            f"seed={cfg.seed}",
+            f"dart.std={dcfg.dart_std}",
+            *[f"env.{k}={v}" for k, v in env_cfg.items() if k != "id" and v is not None],
+            *dcfg.collect_overrides,
+        ],
     )
     collect(ccfg)
     timings["collect"] = time.perf_counter() - t0
@@ -61,6 +70,7 @@ def demo(cfg: DictConfig) -> dict[str, Any]:
             f"data.roots=[{data_root}]",
             f"paths.output_dir={out}/train",
             f"paths.cache_dir={cfg.paths.cache_dir}",
+            f"train.max_minutes={dcfg.train_minutes}",
             *dcfg.train_overrides,
         ],
     )

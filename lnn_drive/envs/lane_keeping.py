@@ -11,14 +11,17 @@ import numpy as np
 
 from lnn_drive.envs.config import MAX_CURVATURE, EnvConfig
 from lnn_drive.envs.expert import LaneExpert
-from lnn_drive.envs.render import Camera, Renderer
+from lnn_drive.envs.render import Camera, Renderer, camera_tables, view_extents
 from lnn_drive.envs.road import (
     DS,
+    RES0,
+    TILES,
     GroundTexture,
     generate_objects,
     generate_road,
     project,
     shadow_polygons,
+    texture_layout,
 )
 
 #: Reward of the step on which the car leaves its lane.
@@ -127,10 +130,17 @@ class LaneKeepingEnv(gym.Env):
         self.action_space = gym.spaces.Box(-MAX_CURVATURE, MAX_CURVATURE, (1,), np.float32)
         self.observation_space = gym.spaces.Box(0, 255, (config.height, config.width, 3), np.uint8)
         self.expert = LaneExpert(kind=config.expert, speed=config.speed)
+        # the streamed texture's size follows from what the camera sees (checked now, so
+        # that an impossible camera is rejected at construction)
+        _, corners = camera_tables(
+            self.camera, config.view_distance, RES0, len(TILES), self.look.fog_distance
+        )
+        self._tex_n, self._tiles = texture_layout(view_extents(corners))
         self._alpha = (
             1.0 if config.actuation_lag == 0 else 1 - math.exp(-self.dt / config.actuation_lag)
         )
         self._step_len = config.speed * self.dt
+        self._threshold = config.crash_threshold
         self.road = None
         self._obs: np.ndarray | None = None
 
@@ -171,7 +181,15 @@ class LaneKeepingEnv(gym.Env):
         )
         sun = float(rng.uniform(-math.pi, math.pi))
         shadows = shadow_polygons(objs, sun, self.look.sun_elevation_deg)
-        ground = GroundTexture(self.road, shadows, self.look)
+        old = getattr(self, "renderer", None)
+        ground = GroundTexture(
+            self.road,
+            shadows,
+            self.look,
+            n=self._tex_n,
+            tiles=self._tiles,
+            reuse=old.ground if old else None,
+        )
         self.renderer = Renderer(
             self.camera, ground, objs, self.look, rng, view_distance=cfg.view_distance
         )
@@ -207,10 +225,10 @@ class LaneKeepingEnv(gym.Env):
         s_prev = self.s
         self._locate()
         self.distance += L
-        reward = (self.s - s_prev) / L - (self.lateral_offset / cfg.crash_threshold) ** 2
+        reward = (self.s - s_prev) / L - (self.lateral_offset / self._threshold) ** 2
         terminated = False
         intervened = False
-        if abs(self.lateral_offset) > cfg.crash_threshold:
+        if abs(self.lateral_offset) > self._threshold:
             reward = CRASH_REWARD
             if cfg.crash_mode == "terminate":
                 terminated = True
@@ -306,7 +324,7 @@ class LaneKeepingEnv(gym.Env):
             "distance": self.distance,
             "road_curvature": self.road_curvature,
             "road_curvature_ahead": self.road.curvature_at(self.s + cfg.speed),
-            "on_road": abs(self.lateral_offset) <= cfg.crash_threshold,
+            "on_road": abs(self.lateral_offset) <= self._threshold,
             "interventions": self.interventions,
             "intervened": intervened,
             "expert_action": expert,

@@ -12,6 +12,8 @@ The same kernel writes the semantic label image (:data:`~lnn_drive.envs.config.L
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from dataclasses import dataclass
 
@@ -136,6 +138,29 @@ class Camera:
         return out
 
 
+def view_extents(corners: np.ndarray) -> list[float]:
+    """Diagonal (m) of the bounding box of the ground seen at each level (NaN: unused)."""
+    return [
+        math.nan if np.isnan(c).any() else math.hypot(np.ptp(c[:, 0]), np.ptp(c[:, 1]))
+        for c in corners
+    ]
+
+
+@functools.lru_cache(maxsize=32)
+def camera_tables(
+    cam: Camera, view_distance: float, res0: float, levels: int, fog_distance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The camera's row table and per-level ground corners (cached: they depend only on
+    the camera and the texture pyramid)."""
+    rows = cam.row_table(
+        view_distance=view_distance, res0=res0, levels=levels, fog_distance=fog_distance
+    )
+    corners = cam.level_corners(rows, levels, res0 * 2.0 ** np.arange(levels))
+    rows.setflags(write=False)
+    corners.setflags(write=False)
+    return rows, corners
+
+
 def _mix(a, b, t):
     return tuple(float((1 - t) * x + t * y) for x, y in zip(a, b, strict=True))
 
@@ -165,27 +190,24 @@ def sky_panorama(
         np.sin(23 * ang + rng.uniform(0, 6)) + 0.6 * np.sin(71 * ang + rng.uniform(0, 6)), 0, None
     )
     top = hill + tree
-    rgb = np.zeros((nv, p, 3), np.uint8)
-    lab = np.zeros((nv, p), np.uint8)
     fog = 1 - math.exp(-view_distance / look.fog_distance)
-    far_ground = _mix(np.asarray(look.ground) * look.light * 0.95, look.fog_color, fog)
-    for v in range(nv):
-        yn = (v + 0.5 - cy) / f
-        up = -math.sin(th) - yn * math.cos(th)
-        fwd = math.cos(th) - yn * math.sin(th)
-        elev = math.atan2(up, fwd)
-        if elev < 0:
-            rgb[v] = far_ground
-            lab[v] = 1
-            continue
-        t = min(elev / math.radians(25), 1.0) ** 0.6
-        sky = _mix(look.sky_horizon, look.sky_top, t)
-        rgb[v] = sky
-        below = elev < top
-        shade = 0.85 + 0.15 * np.clip(elev / (top + 1e-9), 0, 1)
-        hills = np.asarray(look.hills, np.float64)[None, :] * shade[:, None]
-        rgb[v, below] = np.clip(hills[below], 0, 255).astype(np.uint8)
-        lab[v, below] = 1
+    far_ground = np.asarray(_mix(np.asarray(look.ground) * look.light * 0.95, look.fog_color, fog))
+    yn = (np.arange(nv) + 0.5 - cy) / f
+    up = -math.sin(th) - yn * math.cos(th)
+    fwd = math.cos(th) - yn * math.sin(th)
+    elev = np.arctan2(up, fwd)[:, None]  # (V, 1)
+    t = np.clip(elev / math.radians(25), 0, 1) ** 0.6
+    sky = (1 - t)[..., None] * np.asarray(look.sky_horizon) + t[..., None] * np.asarray(
+        look.sky_top
+    )
+    shade = 0.85 + 0.15 * np.clip(elev / (top[None, :] + 1e-9), 0, 1)
+    hills = shade[..., None] * np.asarray(look.hills, np.float64)
+    is_hill = (elev >= 0) & (elev < top[None, :])
+    is_ground = np.broadcast_to(elev < 0, is_hill.shape)
+    img = np.where(is_hill[..., None], hills, sky)
+    img = np.where(is_ground[..., None], far_ground, img)
+    rgb = np.clip(img, 0, 255).astype(np.uint8)
+    lab = (is_hill | is_ground).astype(np.uint8)  # hills and far ground are "ground"
     return rgb, lab
 
 
@@ -214,14 +236,10 @@ class Renderer:
         self.cam = cam
         self.ground = ground
         self.objs = np.ascontiguousarray(objs, np.float64).reshape(-1, N_OBJ_COLS)
-        self.obj_s = self.objs[:, 2].copy()
-        self.rows = cam.row_table(
-            view_distance=view_distance,
-            res0=ground.res0,
-            levels=ground.levels,
-            fog_distance=look.fog_distance,
+        self.obj_s = self.objs[:, 2].tolist()
+        self.rows, self.corners = camera_tables(
+            cam, view_distance, ground.res0, ground.levels, look.fog_distance
         )
-        self.corners = cam.level_corners(self.rows, ground.levels, ground.res)
         self.pano, self.pano_lab = sky_panorama(cam, self.rows, look, rng, view_distance)
         cx, cy = cam.centre
         params = np.zeros(N_PARAMS)
@@ -247,21 +265,15 @@ class Renderer:
 
     def _check_streaming(self) -> None:
         g = self.ground
+        ext = view_extents(self.corners)
         for lv in range(g.levels):
-            c = self.corners[lv]
-            if np.isnan(c).any():
-                continue
-            extent = math.hypot(np.ptp(c[:, 0]), np.ptp(c[:, 1]))
-            if extent > (g.slots[lv] - 1) * g.tile_size[lv]:
-                raise ValueError(
-                    f"texture level {lv} cannot hold the {extent:.0f} m of ground the camera "
-                    "sees there; reduce env.view_distance or env.fov_deg"
-                )
+            if not math.isnan(ext[lv]) and ext[lv] > (g.slots[lv] - 1) * g.tile_size[lv]:
+                raise AssertionError(f"texture level {lv} cannot hold {ext[lv]:.0f} m of ground")
 
     def _object_range(self, s: float) -> tuple[int, int]:
-        i0 = int(np.searchsorted(self.obj_s, s - 30.0))
-        i1 = int(np.searchsorted(self.obj_s, s + OBJECT_VIEW + 30.0))
-        return i0, i1
+        return bisect.bisect_left(self.obj_s, s - 30.0), bisect.bisect_left(
+            self.obj_s, s + OBJECT_VIEW + 30.0
+        )
 
     def render(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
         """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``."""
@@ -289,6 +301,7 @@ class Renderer:
             self.rows,
             g.tex32,
             g.lab,
+            g.grain,
             g.res,
             self.pano32,
             self.pano_lab,
@@ -301,9 +314,9 @@ class Renderer:
 
 @njit(cache=True, inline="always")
 def _hash(a, b, c):  # pragma: no cover - numba
-    h = (a * 374761393 + b * 668265263 + c * 2147483647) & 0xFFFFFFFF
-    h = ((h ^ (h >> 13)) * 1274126177) & 0xFFFFFFFF
-    return ((h ^ (h >> 16)) & 0xFFFF) / 65536.0
+    h = np.uint32(a * 374761393 + b * 668265263 + c * 1274126177)
+    h = (h ^ (h >> np.uint32(13))) * np.uint32(1274126177)
+    return float((h ^ (h >> np.uint32(16))) & np.uint32(0xFFFF)) * (1.0 / 65536.0)
 
 
 KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_KINDS))
@@ -311,7 +324,7 @@ KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_
 
 @njit(cache=True, fastmath=True)
 def _render(
-    out, lab, labels, p, rows, tex, ltex, res, pano, pano_lab, objs, trunk, roof, window
+    out, lab, labels, p, rows, tex, ltex, grain, res, pano, pano_lab, objs, trunk, roof, window
 ):  # pragma: no cover
     h = rows.shape[1]
     w = lab.shape[1] if labels else out.shape[1]
@@ -368,10 +381,15 @@ def _render(
             k = np.uint32(int(256.0 * (1.0 - fog) + 0.5))
             arb = np.uint32(int(fr * fog * 256.0 + 128.0) + (int(fb * fog * 256.0 + 128.0) << 16))
             ag = np.uint32(int(fg * fog * 256.0 + 128.0) << 8)
+            gl = grain[lv]
+            gm = np.int64(grain.shape[1] - 1)
             for u in range(w):
-                px = tl[int(gy + u * dy) & mask, int(gx + u * dx) & mask]
-                rb = (((px & m_rb) * k + arb) >> 8) & m_rb
-                gg = (((px & m_g) * k + ag) >> 8) & m_g
+                iy = np.int64(gy + u * dy)
+                ix = np.int64(gx + u * dx)
+                px = tl[iy & mask, ix & mask]
+                kk = (k * gl[iy & gm, ix & gm]) >> 8
+                rb = (((px & m_rb) * kk + arb) >> 8) & m_rb
+                gg = (((px & m_g) * kk + ag) >> 8) & m_g
                 out[v, u] = rb | gg
     # ---- roadside objects, back to front
     m = objs.shape[0]
@@ -428,17 +446,38 @@ def _render(
         g0 = objs[k, OG] * light
         b0 = objs[k, OB] * light
         span = max(vb - vt, 1e-6)
+        inv_hw = 1.0 / hw
+        inv_span = 1.0 / span
         # texture coordinates in metres so that the grain does not scale with distance
         for vv in range(v0, v1):
-            b = (vb - (vv + 0.5)) / span  # 0 at the base, 1 at the top
+            b = (vb - (vv + 0.5)) * inv_span  # 0 at the base, 1 at the top
             if b < 0.0 or b > 1.0:
                 continue
-            for uu in range(u0, u1):
-                a = (uu + 0.5 - uc) / hw  # -1 left edge .. 1 right edge
+            # half-width (in units of the object's half-width) of the shape on this row,
+            # so that the pixel loop covers only columns the shape can occupy
+            if kind == KIND_TREE:
+                rb0 = (b - 0.62) / 0.38
+                ah = math.sqrt(1.0 - rb0 * rb0) if abs(rb0) < 1.0 else 0.0
+                if b < 0.55:
+                    ah = max(ah, 0.3 / ow)
+            elif kind == KIND_CONIFER:
+                ah = (1.0 - b) / 0.9 if b > 0.1 else 0.1
+            elif kind == KIND_BUSH:
+                ah = math.sqrt(max(1.0 - b * b, 0.0))
+            elif kind == KIND_BUILDING and b >= 0.8:
+                ah = 1.0 - 0.35 * (b - 0.8) / 0.2
+            else:
+                ah = 1.0
+            if ah <= 0.0:
+                continue
+            ua = max(int(math.floor(uc - ah * hw)), u0)
+            ub = min(int(math.ceil(uc + ah * hw)), u1)
+            tv = int(b * oh * 4.0)
+            for uu in range(ua, ub):
+                a = (uu + 0.5 - uc) * inv_hw  # -1 left edge .. 1 right edge
                 if a < -1.0 or a > 1.0:
                     continue
                 tu = int((a + 1.0) * ow * 4.0)
-                tv = int(b * oh * 4.0)
                 nz = _hash(tu, tv, seed)
                 cr = -1.0
                 cg = 0.0
@@ -448,7 +487,7 @@ def _render(
                     ta = 0.15 / (0.5 * ow)
                     rb = (b - 0.62) / 0.38
                     rr = a * a + rb * rb
-                    if rr < 1.0 - 0.3 * _hash(tu // 2, tv // 2, seed + 1):
+                    if rr < 1.0 - 0.3 * _hash(tu >> 1, tv >> 1, seed + 1):
                         if sparse > 0.0 and _hash(tu, tv, seed + 7) < sparse and abs(a) > ta:
                             pass
                         else:
@@ -463,13 +502,14 @@ def _render(
                         )
                 elif kind == KIND_CONIFER:
                     if b > 0.1 and abs(a) < (1.0 - b) / 0.9 * (0.85 + 0.15 * _hash(0, tv, seed)):
-                        tier = (b * oh / 1.2) % 1.0
+                        tier = b * oh / 1.2
+                        tier -= math.floor(tier)
                         sh = 0.65 + 0.45 * tier + 0.2 * (nz - 0.5) - 0.1 * a
                         cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
                     elif b <= 0.1 and abs(a) < 0.1:
                         cr, cg, cb = trunk[0] * light, trunk[1] * light, trunk[2] * light
                 elif kind == KIND_BUSH:
-                    if a * a + b * b < 1.0 - 0.35 * _hash(tu // 2, tv // 2, seed + 3):
+                    if a * a + b * b < 1.0 - 0.35 * _hash(tu >> 1, tv >> 1, seed + 3):
                         sh = 0.7 + 0.4 * b + 0.3 * (nz - 0.5) - 0.1 * a
                         cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
                 elif kind == KIND_POLE:
@@ -480,8 +520,10 @@ def _render(
                     if b < wall_top:
                         nw = max(2.0, math.floor(ow / 3.0))
                         nf = max(1.0, math.floor(oh * wall_top / 3.0))
-                        fu = ((a + 1.0) * 0.5 * nw) % 1.0
-                        fv = (b / wall_top * nf) % 1.0
+                        fu = (a + 1.0) * 0.5 * nw
+                        fu -= math.floor(fu)
+                        fv = b / wall_top * nf
+                        fv -= math.floor(fv)
                         if 0.3 < fu < 0.7 and 0.35 < fv < 0.75 and b > 0.12:
                             if lit:
                                 cr, cg, cb = window[0], window[1], window[2]

@@ -35,7 +35,7 @@ N_OBJ_COLS = 10
 
 
 @dataclass(frozen=True, eq=False)
-class Road:
+class Road:  # noqa: B903
     """A centreline sampled every :data:`DS` metres.
 
     Attributes:
@@ -67,8 +67,14 @@ class Road:
         return _pose(self.x, self.y, self.heading, self.curvature, s, d)
 
     def curvature_at(self, s: float) -> float:
-        i = min(max(int(round(s / DS)), 0), len(self.x) - 1)
-        return float(self.curvature[i])
+        """Centreline curvature (1/m) at arc length ``s`` (clamped to the road)."""
+        k = self._curvature_list
+        i = int(s / DS + 0.5) if s > 0 else 0
+        return k[i] if i < len(k) else k[-1]
+
+    @functools.cached_property
+    def _curvature_list(self) -> list[float]:
+        return self.curvature.tolist()
 
 
 def generate_road(
@@ -212,84 +218,105 @@ def generate_objects(
     """
     half = road.lane_width + road.shoulder_width
     count = int(rng.poisson(density * max(road.length - start, 0) / 100.0))
-    p = np.asarray(look.kinds, np.float64)
-    p /= p.sum()
-    rows = []
-    for _ in range(count):
-        s = rng.uniform(start, road.length)
-        kind = OBJECT_KINDS[int(rng.choice(len(p), p=p))]
-        side = 1.0 if rng.random() < 0.5 else -1.0
-        if kind == "tree":
-            w, h, gap = rng.uniform(3, 6), rng.uniform(6, 12), rng.uniform(1.5, 14)
-            col = look.crowns[int(rng.integers(len(look.crowns)))]
-        elif kind == "conifer":
-            w, h, gap = rng.uniform(2.5, 4.5), rng.uniform(6, 14), rng.uniform(1.5, 14)
-            col = look.conifer
-        elif kind == "bush":
-            w, h, gap = rng.uniform(1.0, 2.8), rng.uniform(0.7, 1.8), rng.uniform(0.4, 6)
-            col = look.bush[int(rng.integers(len(look.bush)))]
-        elif kind == "pole":
-            w, h, gap = 0.25, rng.uniform(6, 9), rng.uniform(0.5, 2.5)
-            col = look.pole
-        else:
-            w, h, gap = rng.uniform(8, 16), rng.uniform(5, 12), rng.uniform(6, 25)
-            col = look.walls[int(rng.integers(len(look.walls)))]
-        jitter = rng.uniform(0.85, 1.15, 3)
-        col = np.clip(np.asarray(col) * jitter, 0, 255)
-        d = side * (half + gap + w / 2)
-        x, y, _ = road.pose(s, d)
-        rows.append([x, y, s, OBJECT_KINDS.index(kind), w, h, *col, rng.integers(1 << 30)])
-    if not rows:
+    if count == 0:
         return np.zeros((0, N_OBJ_COLS))
-    objs = np.asarray(rows, np.float64)
+    p = np.asarray(look.kinds, np.float64)
+    kind = rng.choice(len(p), size=count, p=p / p.sum())
+    s = rng.uniform(start, road.length, count)
+    side = np.where(rng.random(count) < 0.5, 1.0, -1.0)
+    u = rng.random((count, 3))  # width, height, gap
+    #            width lo/hi    height lo/hi   gap from the shoulder lo/hi (m)
+    ranges = np.array(
+        [
+            [3.0, 6.0, 6.0, 12.0, 1.5, 14.0],  # tree
+            [2.5, 4.5, 6.0, 14.0, 1.5, 14.0],  # conifer
+            [1.0, 2.8, 0.7, 1.8, 0.4, 6.0],  # bush
+            [0.25, 0.25, 6.0, 9.0, 0.5, 2.5],  # pole
+            [8.0, 16.0, 5.0, 12.0, 6.0, 25.0],  # building
+        ]
+    )[kind]
+    w = ranges[:, 0] + u[:, 0] * (ranges[:, 1] - ranges[:, 0])
+    h = ranges[:, 2] + u[:, 1] * (ranges[:, 3] - ranges[:, 2])
+    gap = ranges[:, 4] + u[:, 2] * (ranges[:, 5] - ranges[:, 4])
+    palettes = [look.crowns, (look.conifer,), look.bush, (look.pole,), look.walls]
+    pick = rng.random(count)
+    col = np.array(
+        [
+            palettes[k][min(int(q * len(palettes[k])), len(palettes[k]) - 1)]
+            for k, q in zip(kind, pick, strict=True)
+        ],
+        np.float64,
+    )
+    col = np.clip(col * rng.uniform(0.85, 1.15, (count, 3)), 0, 255)
+    seeds = rng.integers(1 << 30, size=count)
+    d = side * (half + gap + w / 2)
+    i = np.clip(np.round(s / DS).astype(np.int64), 0, len(road.x) - 1)
+    a = s - i * DS
+    hd = road.heading[i] + road.curvature[i] * a
+    x = road.x[i] + a * np.cos(road.heading[i]) - d * np.sin(hd)
+    y = road.y[i] + a * np.sin(road.heading[i]) + d * np.cos(hd)
+    objs = np.column_stack([x, y, s, kind, w, h, col, seeds]).astype(np.float64)
     # Drop objects standing on another stretch of the same road (a bend passing nearby).
-    keep = np.ones(len(objs), bool)
-    for j in range(len(objs)):
-        dist2 = (road.x - objs[j, OX]) ** 2 + (road.y - objs[j, OY]) ** 2
-        keep[j] = dist2.min() > (half + 0.3 + objs[j, OW] / 2) ** 2
-    objs = objs[keep]
+    d2 = (objs[:, None, OX] - road.x[None, ::4]) ** 2 + (objs[:, None, OY] - road.y[None, ::4]) ** 2
+    objs = objs[d2.min(axis=1) > (half + 0.5 + objs[:, OW] / 2) ** 2]
     return objs[np.argsort(objs[:, OS], kind="stable")]
 
 
-def shadow_polygons(objs: np.ndarray, sun_azimuth: float, sun_elevation_deg: float) -> list:
-    """World-space polygons (M, 2) of the shadows the objects cast on the ground."""
+def shadow_polygons(objs: np.ndarray, sun_azimuth: float, sun_elevation_deg: float) -> np.ndarray:
+    """World-space convex polygons of the shadows the objects cast on the ground.
+
+    Returns:
+        float64 (M, 14, 2); polygons with fewer corners repeat their last one.
+    """
     lf = 1.0 / math.tan(math.radians(max(sun_elevation_deg, 5.0)))
     u = np.array([-math.cos(sun_azimuth), -math.sin(sun_azimuth)])  # away from the sun
     v = np.array([-u[1], u[0]])
     t = np.linspace(0, 2 * np.pi, 14, endpoint=False)
-    polys = []
-    for o in objs:
-        p = o[[OX, OY]]
-        w, h = o[OW], o[OH]
-        kind = OBJECT_KINDS[int(o[OKIND])]
+    cos_t, sin_t = np.cos(t), np.sin(t)
+    p = objs[:, [OX, OY]]
+    w, h, kind = objs[:, OW], objs[:, OH], objs[:, OKIND].astype(int)
 
-        def quad(width: float, length: float, p=p) -> np.ndarray:
-            return np.array(
-                [
-                    p - v * width / 2,
-                    p + v * width / 2,
-                    p + v * width / 2 + u * length,
-                    p - v * width / 2 + u * length,
-                ]
+    def pad(poly: np.ndarray) -> np.ndarray:  # (K, m, 2) -> (K, 14, 2)
+        return np.concatenate([poly, np.repeat(poly[:, -1:], 14 - poly.shape[1], axis=1)], axis=1)
+
+    def quad(sel: np.ndarray, width: np.ndarray, length: np.ndarray) -> np.ndarray:
+        q, wv, lu = p[sel], (width / 2)[:, None] * v, length[:, None] * u
+        return pad(np.stack([q - wv, q + wv, q + wv + lu, q - wv + lu], axis=1))
+
+    def ellipse(centre: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (
+            centre[:, None, :]
+            + (a[:, None] * cos_t)[..., None] * u
+            + (b[:, None] * sin_t)[..., None] * v
+        )
+
+    out = []
+    tree = kind == OBJECT_KINDS.index("tree")
+    if tree.any():
+        r = w[tree] / 2
+        out.append(
+            ellipse(
+                p[tree] + (0.62 * h[tree] * lf)[:, None] * u,
+                np.minimum(r * math.hypot(1, lf), 4 * r),
+                r,
             )
-
-        def ellipse(centre: np.ndarray, a: float, b: float) -> np.ndarray:
-            return centre + np.outer(np.cos(t) * a, u) + np.outer(np.sin(t) * b, v)
-
-        if kind == "tree":
-            r = w / 2
-            c = p + u * 0.62 * h * lf
-            polys.append(ellipse(c, min(r * math.sqrt(1 + lf * lf), 4 * r), r))
-            polys.append(quad(0.3, 0.35 * h * lf))
-        elif kind == "conifer":
-            polys.append(np.array([p - v * w / 2, p + v * w / 2, p + u * h * lf]))
-        elif kind == "bush":
-            polys.append(ellipse(p + u * 0.3 * h * lf, w / 2 + 0.3 * h * lf, w / 2))
-        elif kind == "pole":
-            polys.append(quad(0.25, h * lf))
-        else:
-            polys.append(quad(w, h * lf))
-    return polys
+        )
+        out.append(quad(tree, np.full(tree.sum(), 0.3), 0.35 * h[tree] * lf))
+    con = kind == OBJECT_KINDS.index("conifer")
+    if con.any():
+        q, wv = p[con], (w[con] / 2)[:, None] * v
+        out.append(pad(np.stack([q - wv, q + wv, q + (h[con] * lf)[:, None] * u], axis=1)))
+    bush = kind == OBJECT_KINDS.index("bush")
+    if bush.any():
+        reach = 0.3 * h[bush] * lf
+        out.append(ellipse(p[bush] + reach[:, None] * u, w[bush] / 2 + reach, w[bush] / 2))
+    pole = kind == OBJECT_KINDS.index("pole")
+    if pole.any():
+        out.append(quad(pole, np.full(pole.sum(), 0.25), h[pole] * lf))
+    bld = kind == OBJECT_KINDS.index("building")
+    if bld.any():
+        out.append(quad(bld, w[bld], h[bld] * lf))
+    return np.concatenate(out) if out else np.zeros((0, 14, 2))
 
 
 # --------------------------------------------------------------------------- ground texture
@@ -304,53 +331,92 @@ def _periodic_noise(rng: np.random.Generator, n: int, sigma_px: float) -> np.nda
     return out / (out.std() + 1e-9)
 
 
+#: Side of the periodic grain table (texels).
+GRAIN = 64
+
+
 @functools.lru_cache(maxsize=8)
 def ground_bases(
     look: Appearance, levels: int, n: int, res0: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Periodic ground textures and fine grain per mip level (shared by environments in
+) -> tuple[np.ndarray, np.ndarray]:
+    """Periodic ground textures and texel grain per mip level (shared by environments in
     one process; they depend only on the preset, so they use a fixed seed).
 
     Returns:
-        (bases uint8 (L, n, n, 4) RGBX with the grain applied, grain_up and grain_down
-        uint8 (L, n, n, 4)): the grain is added to the road drawn over a tile
-        with saturating uint8 arithmetic.
+        (bases uint8 (L, n, n, 4) RGBX, grain uint32 (L, GRAIN, GRAIN)): the grain is a
+        brightness multiplier out of 256 that the renderer applies per texel, so asphalt,
+        shoulders and grass all have a fine texture without per-tile work.
     """
     rng = np.random.default_rng(1234)
     bases = np.zeros((levels, n, n, 4), np.uint8)
-    up = np.zeros((levels, n, n, 4), np.uint8)
-    down = np.zeros((levels, n, n, 4), np.uint8)
-    g = np.asarray(look.ground, np.float64) * look.light
+    grain = np.empty((levels, GRAIN, GRAIN), np.uint32)
+    g = np.asarray(look.ground, np.float32) * look.light
     for lv in range(levels):
         res = res0 * 2**lv
         big = _periodic_noise(rng, n, max(4.0 / res, 0.5))  # ~4 m blotches
         mid = _periodic_noise(rng, n, max(0.6 / res, 0.5))
         shade = 1.0 + (0.6 * big + 0.4 * mid) * look.ground_var / 100.0
         img = g[None, None, :] * shade[..., None]
-        hue = _periodic_noise(rng, n, max(1.5 / res, 0.5))
-        img[..., 0] += hue * look.ground_var * 0.3 * look.light
+        img[..., 0] += mid * look.ground_var * 0.3 * look.light
         if look.speckle:
             mask = rng.random((n, n)) < look.speckle_prob
-            which = rng.integers(len(look.speckle), size=(n, n))
-            cols = np.asarray(look.speckle, np.float64)[which] * look.light
-            # a speckle covers less of a texel as texels grow
-            alpha = min(1.0, (0.08 / res) ** 2)
-            img[mask] = (1 - alpha) * img[mask] + alpha * cols[mask]
+            which = rng.integers(len(look.speckle), size=int(mask.sum()))
+            cols = np.asarray(look.speckle, np.float32)[which] * look.light
+            alpha = min(1.0, (0.08 / res) ** 2)  # a speckle covers less of a bigger texel
+            img[mask] = (1 - alpha) * img[mask] + alpha * cols
         bases[lv, ..., :3] = np.clip(img, 0, 255).astype(np.uint8)
-        amp = look.road_var * look.light / math.sqrt(max(res / 0.05, 1.0))
-        grain = np.round(_periodic_noise(rng, n, 0.5) * amp)
-        up[lv, ..., :3] = np.clip(grain, 0, 255).astype(np.uint8)[..., None]
-        down[lv, ..., :3] = np.clip(-grain, 0, 255).astype(np.uint8)[..., None]
-    grained = np.empty_like(bases)
-    for lv in range(levels):
-        grained[lv] = cv2.subtract(cv2.add(bases[lv], up[lv]), down[lv])
-    for arr in (grained, up, down):
-        arr.setflags(write=False)
-    return grained, up, down
+        amp = 7.0 * look.road_var / 2 ** (lv / 2)
+        noise = _periodic_noise(rng, GRAIN, 0.6)
+        noise = (noise - noise.min()) / (np.ptp(noise) + 1e-9)
+        grain[lv] = np.round(256 - amp * noise).astype(np.uint32)
+    bases.setflags(write=False)
+    grain.setflags(write=False)
+    return bases, grain
 
 
 #: Centreline samples per chunk of the road's spatial index.
 CHUNK = 16
+#: Texture pyramid: finest resolution (m/texel) and preferred tile size per level (texels).
+RES0 = 0.05
+TILES = (256, 256, 256, 128, 64)
+
+
+def texture_layout(extents: list[float], *, res0: float = RES0) -> tuple[int, tuple[int, ...]]:
+    """Toroidal texture size and tile sizes that hold the ground the camera sees.
+
+    A level of resolution ``res`` with tiles of ``t`` texels in an ``n``-texel texture can
+    stream a view whose bounding box spans up to ``(n / t - 1) * t * res`` metres (one
+    tile of slack for the view straddling tile borders).
+
+    Args:
+        extents: Diagonal (m) of the ground seen at each level (NaN: level unused).
+
+    Returns:
+        ``(n, tiles)``: the smallest texture size from 512 up and, per level, the
+        preferred tile size of :data:`TILES` or a smaller one that fits.
+
+    Raises:
+        ValueError: the view is too large even for a 2048-texel texture.
+    """
+    for n in (512, 1024, 2048):
+        tiles = []
+        for lv, ext in enumerate(extents):
+            res = res0 * 2**lv
+            fit = [
+                t
+                for t in (256, 128, 64)
+                if t <= TILES[lv] * n // 512 and (math.isnan(ext) or (n // t - 1) * t * res >= ext)
+            ]
+            if not fit:
+                break
+            tiles.append(fit[0])
+        else:
+            return n, tuple(tiles)
+    raise ValueError(
+        "the camera sees more ground than the streamed texture can hold "
+        f"({max(e for e in extents if not math.isnan(e)):.0f} m); reduce env.view_distance, "
+        "env.fov_deg or the resolution"
+    )
 
 
 class GroundTexture:
@@ -366,40 +432,47 @@ class GroundTexture:
 
     Args:
         road: The road.
-        shadows: World shadow polygons, one list entry (M, 2) per polygon.
+        shadows: World shadow polygons (M, 14, 2), see :func:`shadow_polygons`.
         look: Appearance.
         n, res0, tiles: Texture pyramid geometry (texture size, finest resolution m/texel,
             tile size in texels per level).
+        reuse: A texture of an earlier road whose buffers this one takes over.
     """
 
     def __init__(
         self,
         road: Road,
-        shadows: list,
+        shadows: np.ndarray,
         look: Appearance,
         *,
         n: int = 512,
-        res0: float = 0.05,
-        tiles: tuple[int, ...] = (128, 128, 128, 64, 64),
+        res0: float = RES0,
+        tiles: tuple[int, ...] = TILES,
+        reuse: GroundTexture | None = None,
     ) -> None:
         self.levels, self.n, self.res0 = len(tiles), n, res0
         self.tiles = np.asarray(tiles, np.int64)
         self.slots = n // self.tiles
         self.res = res0 * 2.0 ** np.arange(self.levels)
         self.tile_size = self.res * self.tiles  # metres
-        self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
-        self.tex32 = self.tex.view(np.uint32).reshape(self.levels, n, n)  # packed, same memory
-        self.lab = np.zeros((self.levels, n, n), np.uint8)
+        if reuse is not None and reuse.tex.shape == (self.levels, n, n, 4):
+            # a new road: the old tiles are invalidated by the fresh tags below
+            self.tex, self.lab = reuse.tex, reuse.lab
+        else:
+            self.tex = np.zeros((self.levels, n, n, 4), np.uint8)  # RGBX
+            self.lab = np.zeros((self.levels, n, n), np.uint8)
+        self.tex32 = self.tex.view(np.uint32).reshape(self.levels, n, n)  # packed view
         smax = int(self.slots.max())
         self.tags = np.full((self.levels, smax, smax, 2), np.iinfo(np.int64).min, np.int64)
         self.lab_tags = self.tags.copy()
-        self.bases, self.grain_up, self.grain_down = ground_bases(look, self.levels, n, res0)
+        self.bases, self.grain = ground_bases(look, self.levels, n, res0)
         self.road = road
         self.look = look
         half = road.lane_width
         sh = half + road.shoulder_width
-        bands = [  # lateral intervals (d0, d1): shoulder+road, road, two edge lines, centre line
-            (-sh, sh),
+        bands = [  # lateral intervals (d0, d1): two shoulder strips, road, two edge lines, centre
+            (half, sh),
+            (-sh, -half),
             (-half, half),
             (half - 0.25 - MARK_W, half - 0.25),
             (-half + 0.25, -half + 0.25 + MARK_W),
@@ -410,23 +483,27 @@ class GroundTexture:
         self._edges = np.array(
             [[np.stack([road.x + d * nx, road.y + d * ny], 1) for d in band] for band in bands]
         )
-        outer = self._edges[0]
+        outer = np.stack([self._edges[0, 1], self._edges[1, 0]])  # outer shoulder edges (2, N, 2)
         npts = len(road.x)
         nchunk = (npts - 1) // CHUNK + 1
-        self._chunk_box = np.empty((nchunk, 4))
-        for c in range(nchunk):
-            seg = outer[:, c * CHUNK : min((c + 1) * CHUNK + 1, npts)]
-            self._chunk_box[c] = (
-                seg[..., 0].min(),
-                seg[..., 1].min(),
-                seg[..., 0].max(),
-                seg[..., 1].max(),
-            )
+        pad = nchunk * CHUNK + 1 - npts
+        ext = np.concatenate([outer, np.repeat(outer[:, -1:], pad, axis=1)], axis=1)
+        body = ext[:, : nchunk * CHUNK].reshape(2, nchunk, CHUNK, 2)
+        nxt = ext[:, CHUNK::CHUNK][:, :nchunk, None]  # first sample of the next chunk
+        body = np.concatenate([body, nxt], axis=2)  # chunks overlap by one sample
+        self._chunk_box = np.column_stack(
+            [
+                body[..., 0].min((0, 2)),
+                body[..., 1].min((0, 2)),
+                body[..., 0].max((0, 2)),
+                body[..., 1].max((0, 2)),
+            ]
+        )
         # centre-line dashes: DASH m long every DASH_PERIOD m
         per, dl = int(round(DASH_PERIOD / DS)), int(round(DASH / DS))
         starts = np.arange(0, npts - dl, per)
         idx = starts[:, None] + np.arange(dl + 1)[None, :]
-        left, right = self._edges[4, 0][idx], self._edges[4, 1][idx]
+        left, right = self._edges[5, 0][idx], self._edges[5, 1][idx]
         self._dashes = np.concatenate([left, right[:, ::-1]], axis=1)  # (D, 2*(dl+1), 2)
         self._dash_box = np.concatenate(
             [self._dashes.min(axis=1), self._dashes.max(axis=1)], axis=1
@@ -437,16 +514,10 @@ class GroundTexture:
             (*(float(c * light) for c in look.road), 0.0),
             (*(float(c * light) for c in look.marking), 0.0),
         ]
-        self._shadows = [np.asarray(p, np.float64) for p in shadows]
-        if self._shadows:
-            self._shadow_box = np.array(
-                [
-                    [p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()]
-                    for p in self._shadows
-                ]
-            )
-        else:
-            self._shadow_box = np.zeros((0, 4))
+        self._shadows = np.asarray(shadows, np.float64).reshape(-1, 14, 2)
+        self._shadow_box = np.concatenate(
+            [self._shadows.min(axis=1), self._shadows.max(axis=1)], axis=1
+        )
         self.tiles_drawn = 0
 
     # -- drawing -------------------------------------------------------------------
@@ -465,7 +536,7 @@ class GroundTexture:
         )
         groups: tuple[list, list, list] = ([], [], [])
         for i in range(len(band)):
-            groups[min(int(band[i]), 2)].append(pts[offs[i] : offs[i + 1]])
+            groups[int(band[i])].append(pts[offs[i] : offs[i + 1]])
         return groups
 
     def draw_tile(self, level: int, ti: int, tj: int, *, labels: bool = False) -> None:
@@ -486,32 +557,34 @@ class GroundTexture:
             self.lab[level, sy : sy + t, sx : sx + t] = img
             self.lab_tags[level, tj % slots, ti % slots] = (ti, tj)
             return
-        hit = self._hits(self._shadow_box, x0, y0, size) if self.look.shadow > 0 else ()
-        if not shoulder and not marks and not len(hit):
-            # nothing but ground: the slot's periodic base texture is this tile
-            self.tex[level, sy : sy + t, sx : sx + t] = self.bases[level, sy : sy + t, sx : sx + t]
-            self.tags[level, tj % slots, ti % slots] = (ti, tj)
-            self.tiles_drawn += 1
-            return
-        img = self.bases[level, sy : sy + t, sx : sx + t].copy()
+        # draw in place into the slot (a view of the texture)
+        slot = self.tex[level, sy : sy + t, sx : sx + t]
+        slot[...] = self.bases[level, sy : sy + t, sx : sx + t]
         c = self._colours
+        # texels of the finest level are smaller than the pixels that show them: no need
+        # for anti-aliasing there
+        line = cv2.LINE_8 if level == 0 else cv2.LINE_AA
         if shoulder:
-            cv2.fillPoly(img, shoulder, c[0], cv2.LINE_AA, 4)
-            cv2.fillPoly(img, road, c[1], cv2.LINE_AA, 4)
+            cv2.fillPoly(slot, shoulder, c[0], line, 4)
+            cv2.fillPoly(slot, road, c[1], line, 4)
         if marks:
-            cv2.fillPoly(img, marks, c[2], cv2.LINE_AA, 4)
-        if shoulder or marks:
-            img = cv2.add(img, self.grain_up[level, sy : sy + t, sx : sx + t])
-            img = cv2.subtract(img, self.grain_down[level, sy : sy + t, sx : sx + t])
-        if len(hit):
-            mask = np.full((t, t), 255, np.uint8)
-            origin = np.array([x0, y0])
+            cv2.fillPoly(slot, marks, c[2], line, 4)
+        if self.look.shadow > 0 and res < 0.5:  # shadows are sub-pixel on the farthest rows
+            hit = self._hits(self._shadow_box, x0, y0, size)
             dark = int(round(255 * (1 - self.look.shadow)))
-            for k in hit:  # shadows are convex; one call each so that overlaps do not cancel
-                p = np.round((self._shadows[k] - origin) * (16.0 / res) - 8.0).astype(np.int32)
-                cv2.fillConvexPoly(mask, p, dark, cv2.LINE_AA, 4)
-            img = cv2.multiply(img, cv2.merge([mask, mask, mask, mask]), scale=1 / 255)
-        self.tex[level, sy : sy + t, sx : sx + t] = img
+            for k in hit:  # shadows are convex; darken each one's bounding box of the slot
+                p = (self._shadows[k] - (x0, y0)) / res - 0.5
+                c0 = max(int(p[:, 0].min()) - 1, 0)
+                r0 = max(int(p[:, 1].min()) - 1, 0)
+                c1 = min(int(p[:, 0].max()) + 2, t)
+                r1 = min(int(p[:, 1].max()) + 2, t)
+                if c0 >= c1 or r0 >= r1:
+                    continue
+                mask = np.full((r1 - r0, c1 - c0), 255, np.uint8)
+                q = np.round((p - (c0, r0)) * 16).astype(np.int32)
+                cv2.fillConvexPoly(mask, q, dark, cv2.LINE_AA, 4)
+                roi = slot[r0:r1, c0:c1]
+                cv2.multiply(roi, cv2.merge([mask, mask, mask, mask]), dst=roi, scale=1 / 255)
         self.tags[level, tj % slots, ti % slots] = (ti, tj)
         self.tiles_drawn += 1
 
@@ -534,6 +607,9 @@ class GroundTexture:
 
 @njit(cache=True)
 def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no cover - numba
+    """Tiles (level, ti, tj) overlapping each level's view rectangle whose slots hold
+    another tile. The view of a level is the rectangle ``corners`` (car frame, forward x
+    left); a tile overlaps it unless one of the two frames' axes separates them."""
     out = [(0, 0, 0)]
     out.pop()
     c = math.cos(yaw)
@@ -545,9 +621,17 @@ def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no co
         x1 = -1e300
         y0 = 1e300
         y1 = -1e300
+        f0 = 1e300
+        f1 = -1e300
+        l0 = 1e300
+        l1 = -1e300
         for k in range(4):
             f = corners[lv, k, 0]
             l = corners[lv, k, 1]
+            f0 = min(f0, f)
+            f1 = max(f1, f)
+            l0 = min(l0, l)
+            l1 = max(l1, l)
             wx = x + f * c - l * s
             wy = y + f * s + l * c
             x0 = min(x0, wx)
@@ -562,6 +646,23 @@ def _missing_tiles(tags, corners, x, y, yaw, tile_size, slots):  # pragma: no co
         j1 = int(math.floor(y1 / ts))
         for tj in range(j0, j1 + 1):
             for ti in range(i0, i1 + 1):
+                # the tile's corners in the car frame, against the view rectangle
+                tf0 = 1e300
+                tf1 = -1e300
+                tl0 = 1e300
+                tl1 = -1e300
+                for cx in range(2):
+                    for cy in range(2):
+                        dx = (ti + cx) * ts - x
+                        dy = (tj + cy) * ts - y
+                        f = dx * c + dy * s
+                        l = -dx * s + dy * c
+                        tf0 = min(tf0, f)
+                        tf1 = max(tf1, f)
+                        tl0 = min(tl0, l)
+                        tl1 = max(tl1, l)
+                if tf1 < f0 or tf0 > f1 or tl1 < l0 or tl0 > l1:
+                    continue
                 a = tj % ns
                 b = ti % ns
                 if tags[lv, a, b, 0] != ti or tags[lv, a, b, 1] != tj:
@@ -574,7 +675,7 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
     """Road polygons crossing the tile at (x0, y0) of side ``size`` m, in cv2 fixed point.
 
     Returns:
-        (points int32 (M, 2), band (P,) 0 shoulder 1 road 2 marking, offsets (P + 1,)).
+        (points int32 (M, 2), group (P,) 0 shoulder 1 road 2 marking, offsets (P + 1,)).
     """
     x1 = x0 + size
     y1 = y0 + size
@@ -601,17 +702,18 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
             dash_hit.append(k)
     total = 0
     for a, e in runs:
-        total += 4 * 2 * (e - a)
+        total += 5 * 2 * (e - a)
     nd = dashes.shape[1]
     total += len(dash_hit) * nd
-    npoly = 4 * len(runs) + len(dash_hit)
+    npoly = 5 * len(runs) + len(dash_hit)
     pts = np.empty((total, 2), np.int32)
     band = np.empty(npoly, np.int64)
     offs = np.empty(npoly + 1, np.int64)
     m = 0
     q = 0
     offs[0] = 0
-    for bd in range(4):
+    group = (0, 0, 1, 2, 2)  # shoulders, road, markings
+    for bd in range(5):
         for a, e in runs:
             for i in range(a, e):
                 pts[m, 0] = int(round((edges[bd, 0, i, 0] - x0) * scale - 8.0))
@@ -621,7 +723,7 @@ def _tile_polys(chunk_box, edges, dashes, dash_box, x0, y0, size, scale):  # pra
                 pts[m, 0] = int(round((edges[bd, 1, i, 0] - x0) * scale - 8.0))
                 pts[m, 1] = int(round((edges[bd, 1, i, 1] - y0) * scale - 8.0))
                 m += 1
-            band[q] = bd
+            band[q] = group[bd]
             q += 1
             offs[q] = m
     for k in dash_hit:

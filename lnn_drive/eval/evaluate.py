@@ -63,7 +63,7 @@ class EvalConfig:
     noise_seed: int = 0
     video: bool = True
     video_steps: int = 600
-    threads: int = 0
+    threads: int = 1
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -1,0 +1,524 @@
+"""Behaviour cloning: windows of frames -> per-step targets, weighted MSE, Adam.
+
+``train(cfg)`` takes the composed ``conf/train.yaml`` (groups ``data``, ``model``,
+``train``, ``paths``) and returns where the checkpoints are. The loss follows the NCP
+paper: squared error on standardised targets weighted by ``w(y) = exp(alpha * |y|)``
+(sharp turns weigh more), Adam, optional down-scaled convolution gradients and global-norm
+clipping. A run is reproducible from ``train.seed``: batches are drawn from a permutation
+seeded by (seed, epoch) and augmentation by (seed, epoch, window), so a run killed and
+resumed from its last checkpoint ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from lnn_drive.cli import dataclass_from_cfg
+from lnn_drive.data.dataset import SequenceDataset, build_datasets
+from lnn_drive.models.policy import Policy
+from lnn_drive.train.checkpoint import (
+    TrainState,
+    check_compatible,
+    load_checkpoint,
+    save_checkpoint,
+)
+from lnn_drive.train.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    broadcast_object,
+    cleanup,
+    init_distributed,
+    max_weight_difference,
+)
+from lnn_drive.train.logger import RunLogger
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN/inf; the message names the step and the last good
+    checkpoint (which is left untouched)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """The ``train`` config group (see ``conf/train/default.yaml`` for meanings)."""
+
+    seed: int = 0
+    max_steps: int = 2000
+    max_minutes: float | None = None
+    batch_size: int = 32
+    val_batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.05
+    step_every: int = 1000
+    step_gamma: float = 0.5
+    alpha: float = 0.5
+    conv_grad_scale: float = 1.0
+    clip_norm: float | None = 1.0
+    val_every: int = 200
+    val_max_windows: int | None = None
+    checkpoint_every: int = 200
+    patience: int | None = None
+    min_delta: float = 0.0
+    resume: bool | str = True
+    threads: int | None = None
+    device: str = "auto"
+    amp: bool = False
+    compile: bool = False
+    progress: bool = True
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        def bad(name: str, msg: str) -> None:
+            raise ValueError(f"train.{name}: {msg}, got {getattr(self, name)!r}")
+
+        if self.max_steps < 1:
+            bad("max_steps", "must be >= 1")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            bad("max_minutes", "must be > 0 or null")
+        for n in ("batch_size", "val_batch_size", "val_every", "checkpoint_every", "log_every"):
+            if getattr(self, n) < 1:
+                bad(n, "must be >= 1")
+        if self.lr <= 0:
+            bad("lr", "must be > 0")
+        if self.schedule not in ("cosine", "step", "constant"):
+            bad("schedule", "must be cosine, step or constant")
+        if not 0 <= self.min_lr_ratio <= 1:
+            bad("min_lr_ratio", "must be in [0, 1]")
+        if self.alpha < 0:
+            bad("alpha", "must be >= 0")
+        if self.conv_grad_scale < 0:
+            bad("conv_grad_scale", "must be >= 0")
+        if self.clip_norm is not None and self.clip_norm <= 0:
+            bad("clip_norm", "must be > 0 or null")
+        if self.patience is not None and self.patience < 1:
+            bad("patience", "must be >= 1 or null")
+
+    @classmethod
+    def from_cfg(cls, cfg: Any) -> TrainConfig:
+        tc = dataclass_from_cfg(cls, cfg)
+        if isinstance(tc.betas, list):
+            tc = cls(**{**asdict(tc), "betas": tuple(tc.betas)})
+        return tc
+
+
+@dataclass
+class EpochSampler:
+    """Reproducible window order: epoch ``e`` is a permutation seeded by (seed, e) (or a
+    weighted draw with replacement when ``weights`` is set), split across ranks.
+
+    Attributes:
+        n: Windows in the dataset.
+        seed: Run seed.
+        rank, world_size: This rank's share is every ``world_size``-th window.
+        weights: Per-window sampling weights (steering balancing) or ``None``.
+    """
+
+    n: int
+    seed: int
+    rank: int = 0
+    world_size: int = 1
+    weights: np.ndarray | None = None
+    _cache: tuple[int, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def per_rank(self) -> int:
+        return self.n // self.world_size
+
+    def order(self, epoch: int) -> np.ndarray:
+        """This rank's window indices for ``epoch`` (equal length on every rank)."""
+        if self._cache is not None and self._cache[0] == epoch:
+            return self._cache[1]
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        if self.weights is not None:
+            w = torch.as_tensor(self.weights, dtype=torch.double)
+            idx = torch.multinomial(w, self.n, replacement=True, generator=gen)
+        else:
+            idx = torch.randperm(self.n, generator=gen)
+        mine = idx.numpy()[: self.per_rank * self.world_size][self.rank :: self.world_size]
+        self._cache = (epoch, mine)
+        return mine
+
+    def next_batch(self, state: TrainState, batch: int) -> np.ndarray:
+        """The next ``batch`` indices, advancing ``state.epoch``/``epoch_pos``."""
+        if state.epoch_pos + batch > self.per_rank:
+            state.epoch += 1
+            state.epoch_pos = 0
+        idx = self.order(state.epoch)[state.epoch_pos : state.epoch_pos + batch]
+        state.epoch_pos += batch
+        return idx
+
+
+def weighted_mse(pred: torch.Tensor, target: torch.Tensor, alpha: float) -> torch.Tensor:
+    """sum(w * (pred - target)^2) / sum(w) with w = exp(alpha * |target|) (NCP paper)."""
+    w = torch.exp(alpha * target.abs())
+    return (w * (pred - target).square()).sum() / w.sum()
+
+
+def lr_factor(tc: TrainConfig, progress: float, step: int) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1] of the run (and ``step``)."""
+    warm = min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps > 0 else 1.0
+    if tc.schedule == "constant":
+        return warm
+    if tc.schedule == "step":
+        return warm * tc.step_gamma ** (step // tc.step_every)
+    p = min(max(progress, 0.0), 1.0)
+    return warm * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+class _Standardised(torch.nn.Module):
+    """Exposes ``Policy.forward_standardised`` as ``forward`` (what DDP wraps)."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.policy.forward_standardised(frames)[0]
+
+
+def _run_dir(cfg: DictConfig) -> Path:
+    try:
+        return Path(str(cfg.paths.output_dir))
+    except Exception as e:  # the hydra resolver only works inside @hydra.main
+        raise ValueError(
+            "paths.output_dir cannot be resolved outside a Hydra run; pass paths.output_dir=..."
+        ) from e
+
+
+def evaluate(
+    policy: Policy,
+    ds: SequenceDataset,
+    *,
+    alpha: float,
+    batch_size: int,
+    info: DistInfo,
+    max_windows: int | None = None,
+) -> dict[str, float]:
+    """Validation metrics over ``ds`` (split across ranks, summed): ``val/loss`` (the
+    training loss), ``val/mse`` and ``val/mae`` in physical units."""
+    if max_windows is None or max_windows >= len(ds):
+        chosen = np.arange(len(ds))
+    else:  # spread over the whole set (every held-out episode), not its first windows
+        chosen = np.unique(np.linspace(0, len(ds) - 1, max_windows).round().astype(np.int64))
+    idx = chosen[info.rank :: info.world_size]
+    mean, std = policy.output_mean, policy.output_std
+    sums = torch.zeros(5, dtype=torch.float64, device=info.device)  # wsq, w, sq, abs, count
+    was_training = policy.training
+    policy.eval()
+    with torch.no_grad():
+        for s in range(0, len(idx), batch_size):
+            frames, y = ds.get_batch(idx[s : s + batch_size])
+            frames, y = frames.to(info.device), y.to(info.device)
+            z = (y - mean) / std
+            pred, _ = policy.forward_standardised(frames)
+            w = torch.exp(alpha * z.abs())
+            err = pred - z
+            phys = err * std
+            sums += torch.stack(
+                [
+                    (w * err.square()).sum(),
+                    w.sum(),
+                    phys.square().sum(),
+                    phys.abs().sum(),
+                    torch.tensor(float(z.numel()), device=info.device),
+                ]
+            ).double()
+    policy.train(was_training)
+    all_reduce_sum(sums, info)
+    if sums[4] == 0:
+        return {}
+    return {
+        "val/loss": float(sums[0] / sums[1]),
+        "val/mse": float(sums[2] / sums[4]),
+        "val/mae": float(sums[3] / sums[4]),
+    }
+
+
+def train(cfg: DictConfig, *, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Train a policy by behaviour cloning.
+
+    Args:
+        cfg: Composed ``conf/train.yaml``: ``data``, ``model``, ``train``, ``paths``.
+        on_step: Called with the step number after every optimiser step (tests use it
+            to interrupt a run).
+
+    Returns:
+        ``best_checkpoint``, ``last_checkpoint`` (paths), ``val_loss`` (best, or the last
+        training loss without a validation set), ``steps``, ``run_dir``, plus
+        ``stopped`` (why the loop ended) and ``frames_per_s``.
+
+    Raises:
+        ValueError: bad config, naming the key.
+        NonFiniteLossError: NaN/inf loss, naming the step; the last good checkpoint stays.
+        CheckpointMismatchError: resuming from a checkpoint of another model/config.
+    """
+    tc = TrainConfig.from_cfg(cfg.train)
+    info = init_distributed(tc.device)
+    try:
+        return _train(cfg, tc, info, on_step)
+    finally:
+        cleanup(info)
+
+
+def _train(
+    cfg: DictConfig, tc: TrainConfig, info: DistInfo, on_step: Callable[[int], None] | None
+) -> dict[str, Any]:
+    run_dir = Path(broadcast_object(str(_run_dir(cfg)), info))
+    ck_dir = run_dir / "checkpoints"
+    last_path, best_path = ck_dir / "last.pt", ck_dir / "best.pt"
+    if tc.threads is not None:
+        torch.set_num_threads(max(1, int(tc.threads) // info.world_size))
+    torch.manual_seed(tc.seed)
+
+    split = build_datasets(cfg.data, progress=info.is_main and tc.progress)
+    model_cfg = (
+        OmegaConf.to_container(cfg.model, resolve=True)
+        if isinstance(cfg.model, DictConfig)
+        else dict(cfg.model)
+    )
+    policy = Policy(
+        model_cfg=model_cfg,
+        preprocess=split.preprocess,
+        output_names=split.targets,
+        units=split.units,
+        target_mean=split.target_mean,
+        target_std=split.target_std,
+    ).to(info.device)
+    train_cfg_plain = (
+        OmegaConf.to_container(cfg.train, resolve=True)
+        if isinstance(cfg.train, DictConfig)
+        else dict(cfg.train)
+    )
+    data_meta = {
+        "target_mean": split.target_mean.tolist(),
+        "target_std": split.target_std.tolist(),
+        "units": split.units,
+        "report": split.report,
+    }
+    conv_params = {id(p) for c in policy.encoder.conv_layers() for p in c.parameters()}
+    optimizer = torch.optim.Adam(
+        policy.parameters(), lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay
+    )
+    state = TrainState()
+
+    resume_from = None
+    if tc.resume:
+        resume_from = Path(tc.resume) if isinstance(tc.resume, str) else last_path
+        if isinstance(tc.resume, str) and not resume_from.is_file():
+            raise FileNotFoundError(f"train.resume: no checkpoint at {resume_from}")
+        if not resume_from.is_file():
+            resume_from = None
+    if resume_from is not None:
+        ck = load_checkpoint(resume_from, map_location=info.device)
+        check_compatible(ck, policy, path=resume_from)
+        policy.load_weights(ck["model_state"], source=str(resume_from))
+        if ck.get("optimizer") is not None:
+            optimizer.load_state_dict(ck["optimizer"])
+        state = TrainState.from_dict(ck["train_state"])
+        log.info("resumed from %s at step %d", resume_from, state.step)
+
+    module: torch.nn.Module = _Standardised(policy)
+    if tc.compile:
+        policy.encoder.features = torch.compile(policy.encoder.features)  # type: ignore[method-assign]
+    if info.distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        module = DDP(module, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+
+    sampler = EpochSampler(
+        len(split.train),
+        tc.seed,
+        rank=info.rank,
+        world_size=info.world_size,
+        weights=split.train.sample_weights,
+    )
+    if sampler.per_rank < tc.batch_size:
+        raise ValueError(
+            f"train.batch_size={tc.batch_size} is larger than the {sampler.per_rank} training "
+            f"windows per rank; lower train.batch_size or add data"
+        )
+    logger = RunLogger(
+        run_dir,
+        enabled=info.is_main,
+        total_steps=tc.max_steps,
+        initial_step=state.step,
+        progress=tc.progress,
+    )
+    mean, std = policy.output_mean, policy.output_std
+    amp_dtype = torch.bfloat16
+    budget_s = None if tc.max_minutes is None else 60.0 * tc.max_minutes
+    t_start = time.perf_counter() - state.elapsed_s
+    frames_seen, t_rate = 0, time.perf_counter()
+    stopped = "max_steps"
+    last_loss = float("nan")
+    last_good = str(last_path) if last_path.is_file() else None
+
+    def save(path: Path) -> None:
+        if info.is_main:
+            state.elapsed_s = time.perf_counter() - t_start
+            save_checkpoint(
+                path,
+                policy=policy,
+                optimizer=optimizer,
+                state=state,
+                data=data_meta,
+                train_cfg=train_cfg_plain,
+            )
+
+    def validate() -> bool:
+        """Run validation, keep the best checkpoint; True when early stopping says stop."""
+        metrics = evaluate(
+            policy,
+            split.val,
+            alpha=tc.alpha,
+            batch_size=tc.val_batch_size,
+            info=info,
+            max_windows=tc.val_max_windows,
+        )
+        if not metrics:
+            return False
+        logger.log(state.step, metrics)
+        v = metrics["val/loss"]
+        if v < state.best_val - tc.min_delta:
+            state.best_val, state.best_step, state.bad_evals = v, state.step, 0
+            save(best_path)
+        else:
+            state.bad_evals += 1
+        return tc.patience is not None and state.bad_evals >= tc.patience
+
+    policy.train()
+    try:
+        while state.step < tc.max_steps:
+            elapsed = time.perf_counter() - t_start
+            if budget_s is not None and elapsed >= budget_s:
+                stopped = "max_minutes"
+                break
+            progress = state.step / tc.max_steps
+            if budget_s is not None:
+                progress = max(progress, elapsed / budget_s)
+            lr = tc.lr * lr_factor(tc, progress, state.step)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+
+            idx = sampler.next_batch(state, tc.batch_size)
+            split.train.set_epoch(state.epoch)
+            frames, y = split.train.get_batch(idx)
+            frames, y = (
+                frames.to(info.device, non_blocking=True),
+                y.to(info.device, non_blocking=True),
+            )
+            z = (y - mean) / std  # (B, T, k) standardised targets
+            with torch.autocast(info.device.type, dtype=amp_dtype, enabled=tc.amp):
+                pred = module(frames)
+            loss = weighted_mse(pred.float(), z, tc.alpha)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"training loss is {loss.item()} at step {state.step + 1}; stopped. "
+                    + (
+                        f"Last good checkpoint: {last_good}"
+                        if last_good
+                        else "No checkpoint was written yet"
+                    )
+                    + " (lower train.lr or set train.clip_norm)"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.conv_grad_scale != 1.0:
+                for p in policy.parameters():
+                    if id(p) in conv_params and p.grad is not None:
+                        p.grad.mul_(tc.conv_grad_scale)
+            if tc.clip_norm is not None:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), tc.clip_norm))
+            else:
+                grad_norm = float(
+                    torch.linalg.vector_norm(
+                        torch.stack(
+                            [p.grad.norm() for p in policy.parameters() if p.grad is not None]
+                        )
+                    )
+                )
+            optimizer.step()
+            policy.controller.after_step()
+            state.step += 1
+            frames_seen += frames.shape[0] * frames.shape[1] * info.world_size
+            last_loss = float(loss.item())
+
+            if state.step % tc.log_every == 0 or state.step == 1:
+                now = time.perf_counter()
+                fps = frames_seen / max(now - t_rate, 1e-9)
+                frames_seen, t_rate = 0, now
+                logger.log(
+                    state.step,
+                    {
+                        "train/loss": last_loss,
+                        "train/lr": lr,
+                        "train/grad_norm": grad_norm,
+                        "train/frames_per_s": fps,
+                    },
+                )
+                logger.progress(state.step, {"loss": last_loss, "best_val": state.best_val})
+            stop = False
+            if state.step % tc.val_every == 0:
+                stop = validate()
+            if state.step % tc.checkpoint_every == 0:
+                save(last_path)
+                last_good = str(last_path)
+            if on_step is not None:
+                on_step(state.step)
+            if stop:
+                stopped = "early_stopping"
+                break
+        # Final validation (unless just done) and last checkpoint.
+        if state.step % tc.val_every != 0 and stopped != "early_stopping":
+            validate()
+        save(last_path)
+        weight_diff = max_weight_difference(policy, info)
+    finally:
+        logger.progress(state.step)
+        logger.close()
+
+    has_val = math.isfinite(state.best_val)
+    if info.is_main and not has_val:
+        save(best_path)  # no validation set: the last weights are the best we know
+    total_s = time.perf_counter() - t_start
+    result = {
+        "best_checkpoint": str(best_path),
+        "last_checkpoint": str(last_path),
+        "val_loss": state.best_val if has_val else last_loss,
+        "best_step": state.best_step,
+        "steps": state.step,
+        "run_dir": str(run_dir),
+        "stopped": stopped,
+        "seconds": total_s,
+        "world_size": info.world_size,
+        "max_weight_diff_across_ranks": weight_diff,
+    }
+    if info.is_main:
+        import json
+
+        (run_dir / "result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def train_summary(result: Mapping[str, Any]) -> str:
+    """One line for the console."""
+    return (
+        f"trained {result['steps']} steps ({result['stopped']}), best val loss "
+        f"{result['val_loss']:.4g}; best checkpoint {result['best_checkpoint']}"
+    )

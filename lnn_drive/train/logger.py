@@ -1,0 +1,112 @@
+"""Run logging: TensorBoard scalars (``train/``, ``val/``), ``metrics.csv`` and a tqdm
+progress bar with ETA, all under the run directory. Only the main rank writes."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class RunLogger:
+    """Scalars to TensorBoard and CSV.
+
+    Args:
+        run_dir: The Hydra run directory; writes ``tb/`` and ``metrics.csv`` there.
+        enabled: False on non-main ranks (everything becomes a no-op).
+        total_steps: For the progress bar's ETA.
+        initial_step: Where a resumed run starts.
+        progress: Show the tqdm bar.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        enabled: bool = True,
+        total_steps: int | None = None,
+        initial_step: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.enabled = enabled
+        self.run_dir = Path(run_dir)
+        self._tb = None
+        self._bar = None
+        self._csv_file = None
+        self._csv: csv.DictWriter | None = None
+        self._fields: list[str] = []
+        if not enabled:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(log_dir=str(self.run_dir / "tb"))
+        except ImportError:  # pragma: no cover - tensorboard is a dependency
+            self._tb = None
+        self.csv_path = self.run_dir / "metrics.csv"
+        if progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=total_steps,
+                initial=initial_step,
+                desc="train",
+                unit="step",
+                dynamic_ncols=True,
+            )
+
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Record scalars (names namespaced ``train/...``, ``val/...``) at ``step``."""
+        if not self.enabled:
+            return
+        clean = {
+            k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))
+        }
+        if self._tb is not None:
+            for k, v in clean.items():
+                self._tb.add_scalar(k, v, step)
+        self._write_csv({"step": step, **clean})
+
+    def _write_csv(self, row: dict[str, Any]) -> None:
+        new_keys = [k for k in row if k not in self._fields]
+        if self._csv is None or new_keys:
+            # (Re)open with the union of columns; rewrite the file when columns grow.
+            old_rows: list[dict[str, Any]] = []
+            if self.csv_path.exists():
+                with open(self.csv_path, newline="") as f:
+                    reader = csv.DictReader(f)
+                    old_rows = list(reader)
+                    for k in reader.fieldnames or []:
+                        if k not in self._fields:
+                            self._fields.append(k)
+            for k in row:
+                if k not in self._fields:
+                    self._fields.append(k)
+            if self._csv_file is not None:
+                self._csv_file.close()
+            self._csv_file = open(self.csv_path, "w", newline="")  # noqa: SIM115
+            self._csv = csv.DictWriter(self._csv_file, fieldnames=self._fields)
+            self._csv.writeheader()
+            self._csv.writerows(old_rows)
+        self._csv.writerow(row)
+        self._csv_file.flush()
+
+    def progress(self, step: int, postfix: Mapping[str, float] | None = None) -> None:
+        """Advance the bar to ``step``."""
+        if self._bar is None:
+            return
+        self._bar.update(step - self._bar.n)
+        if postfix:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        if self._tb is not None:
+            self._tb.flush()
+            self._tb.close()
+        if self._csv_file is not None:
+            self._csv_file.close()
