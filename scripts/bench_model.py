@@ -71,7 +71,7 @@ def naive_standardise(frames: np.ndarray) -> torch.Tensor:
     axes = tuple(range(x.ndim - 3, x.ndim))
     mean = x.mean(axis=axes, keepdims=True)
     std = np.maximum(x.std(axis=axes, keepdims=True), 1.0 / np.sqrt(np.prod(x.shape[-3:])))
-    return torch.from_numpy((x - mean) / std)
+    return torch.from_numpy(((x - mean) / std).astype(np.float32))
 
 
 def load_frames(dataset: str | None, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -176,7 +176,7 @@ def bench_training(
             loss.backward()
             opt.step()
             times.append(time.perf_counter() - t0)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         fps = batch * window / statistics.median(times[1:])
         results[name] = (fps, losses)
     base = results["naive"][0]

@@ -17,6 +17,7 @@ frame sequence before trusting it.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -100,6 +101,17 @@ class FastActor:
         convs = [copy.deepcopy(cv) for cv in policy.encoder.conv_layers()]
         maps: nn.Module = _Maps(convs).eval()
         example = torch.zeros(1, c, h, w)
+        with warnings.catch_warnings():
+            # TorchScript and torch.ao.quantization are deprecated upstream but remain the
+            # CPU paths with oneDNN prepacking / fbgemm int8 kernels in this torch version.
+            warnings.simplefilter("ignore")
+            self._build(policy, maps, example, precision, calibration)
+        self.reset()
+        for _ in range(2):  # warm-up: the first calls of a frozen graph specialise it
+            self.step(np.zeros(self.shape, np.uint8))
+        self.reset()
+
+    def _build(self, policy, maps, example, precision, calibration) -> None:
         if precision == "int8":
             if calibration is None:
                 raise ValueError("FastActor(precision='int8') needs calibration frames")
@@ -115,10 +127,6 @@ class FastActor:
             if precision == "fp32":
                 traced = torch.jit.optimize_for_inference(traced)
         self._step = traced
-        self.reset()
-        for _ in range(2):  # warm-up: the first calls of a frozen graph specialise it
-            self.step(np.zeros(self.shape, np.uint8))
-        self.reset()
 
     @staticmethod
     def _quantise(maps: nn.Module, calibration: torch.Tensor) -> nn.Module:

@@ -312,8 +312,18 @@ def _train(
         "report": split.report,
     }
     conv_params = {id(p) for c in policy.encoder.conv_layers() for p in c.parameters()}
+    # Adam normalises away a constant gradient scale, so the paper's down-scaled conv
+    # gradients are applied as the conv group's learning-rate factor.
+    conv_group = [p for p in policy.parameters() if id(p) in conv_params]
+    rest_group = [p for p in policy.parameters() if id(p) not in conv_params]
     optimizer = torch.optim.Adam(
-        policy.parameters(), lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay
+        [
+            {"params": rest_group, "lr_scale": 1.0},
+            {"params": conv_group, "lr_scale": tc.conv_grad_scale},
+        ],
+        lr=tc.lr,
+        betas=tc.betas,
+        weight_decay=tc.weight_decay,
     )
     state = TrainState()
 
@@ -414,7 +424,7 @@ def _train(
                 progress = max(progress, elapsed / budget_s)
             lr = tc.lr * lr_factor(tc, progress, state.step)
             for g in optimizer.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g["lr_scale"]
 
             idx = sampler.next_batch(state, tc.batch_size)
             split.train.set_epoch(state.epoch)
@@ -439,10 +449,6 @@ def _train(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if tc.conv_grad_scale != 1.0:
-                for p in policy.parameters():
-                    if id(p) in conv_params and p.grad is not None:
-                        p.grad.mul_(tc.conv_grad_scale)
             if tc.clip_norm is not None:
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), tc.clip_norm))
             else:

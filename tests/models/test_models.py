@@ -32,7 +32,7 @@ def make_policy(name: str = "ncp_cfc", *, h: int = 78, w: int = 200, **kw) -> Po
     torch.manual_seed(0)
     return Policy(
         model_cfg=model_cfg(name),
-        preprocess=Preprocess().with_input(h, w),
+        preprocess=Preprocess(height=h, width=w).with_input(h, w),
         output_names=["steering"],
         target_mean=[0.01],
         target_std=[0.02],

@@ -1,0 +1,40 @@
+"""FastActor: compiled single-frame stepping matches the fp32 policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lnn_drive.models.inference import FastActor, max_action_error
+from tests.models.test_models import make_policy
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_fast_actor_tracks_the_policy(precision: str) -> None:
+    torch.manual_seed(0)
+    p = make_policy("ncp_cfc", h=24, w=64).eval()
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (40, 3, 24, 64), dtype=np.uint8)
+    actor = FastActor(p, precision=precision, calibration=frames[:16])
+    err = max_action_error(actor, p, frames)
+    assert err < (1e-5 if precision == "fp32" else 1e-2)
+    actor.reset()
+    a = actor.act(frames[0].transpose(1, 2, 0).copy())
+    assert a.shape == (1,)
+    with pytest.raises(ValueError, match="calibration"):
+        FastActor(p, precision="int8")
+    with pytest.raises(ValueError, match="precision"):
+        FastActor(p, precision="fp8")
+
+
+def test_model_summary_command(capsys) -> None:
+    from omegaconf import OmegaConf
+
+    from lnn_drive.models.summary import model_summary_command
+
+    table = model_summary_command(OmegaConf.create({"models": ["ncp_ltc", "lstm"], "seed": None}))
+    assert "| ncp_ltc | 79,420 | 19 | 252 | 1,131 | 3,999 | 1,065 |" in table
+    assert "24,897" in table
+    with pytest.raises(ValueError, match="no model config"):
+        model_summary_command(OmegaConf.create({"models": ["nope"]}))
