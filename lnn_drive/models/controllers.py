@@ -151,6 +151,12 @@ class NCPController(Controller):
             self.rnn = LTC(in_features, wiring, batch_first=True, ode_unfolds=int(ode_unfolds))
         elif cell == "cfc":
             self.rnn = CfC(in_features, wiring, batch_first=True, mode=cfc_mode)
+            # A wired CfC reads its motor neurons' states directly (ncps leaves ``fc`` as the
+            # identity), and those are tanh-bounded in (-1, 1): standardised steering reaches
+            # about 3. An affine readout per motor neuron, as ncps's LTC has
+            # (``output_mapping="affine"``), removes the bound (2 parameters per output).
+            self.out_scale = nn.Parameter(torch.ones(out_features))
+            self.out_bias = nn.Parameter(torch.zeros(out_features))
         else:
             raise ValueError(f"model.controller.cell must be 'ltc' or 'cfc', got {cell!r}")
         self.state_size = wiring.units
@@ -160,6 +166,8 @@ class NCPController(Controller):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         hx = self._check(x, hx)
         y, hx = self.rnn(x, hx)  # (B, T, k), (B, units)
+        if self.cell == "cfc":
+            y = y * self.out_scale + self.out_bias
         return y, hx
 
     def neuron_groups(self) -> dict[str, list[int]]:
