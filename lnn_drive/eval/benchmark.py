@@ -110,9 +110,9 @@ def collect_data(bcfg: BenchmarkConfig, out: Path) -> str:
 
 def model_summary(policy: Any) -> dict[str, Any]:
     """Parameter counts of a loaded policy (see ``lnn_drive/models/summary.py``)."""
-    from lnn_drive.models.summary import summarize_policy
+    from lnn_drive.models.summary import summarise
 
-    return summarize_policy(policy)
+    return summarise(policy).as_dict()
 
 
 def run_one(

@@ -64,6 +64,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     schedule: str = "cosine"
     warmup_steps: int = 0
+    warmup_fraction: float = 0.1
     min_lr_ratio: float = 0.05
     step_every: int = 1000
     step_gamma: float = 0.5
@@ -172,7 +173,14 @@ def weighted_mse(pred: torch.Tensor, target: torch.Tensor, alpha: float) -> torc
 
 def lr_factor(tc: TrainConfig, progress: float, step: int) -> float:
     """Learning-rate multiplier at ``progress`` in [0, 1] of the run (and ``step``)."""
-    warm = min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps > 0 else 1.0
+    # The warm-up ends after warmup_steps steps or warmup_fraction of the run (steps or
+    # wall-clock budget), whichever comes first: a short time budget is not all warm-up.
+    warm = 1.0
+    if tc.warmup_steps > 0:
+        warm = (step + 1) / tc.warmup_steps
+        if tc.warmup_fraction > 0:
+            warm = max(warm, progress / tc.warmup_fraction)
+        warm = min(1.0, warm)
     if tc.schedule == "constant":
         return warm
     if tc.schedule == "step":

@@ -35,7 +35,7 @@ DAGGER_SIGNALS = {
 
 @dataclass(frozen=True, kw_only=True)
 class DaggerConfig:
-    """Options of DAgger (``conf/train/dagger.yaml``, key ``dagger``).
+    """Options of DAgger (``conf/dagger.yaml``, key ``dagger``).
 
     Attributes:
         rounds: Learner rounds after the initial behaviour-cloning round (0: plain BC).
