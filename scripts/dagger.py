@@ -32,11 +32,18 @@ def main(cfg: DictConfig) -> None:
             if col
             else ""
         )
-        print(f"round {r['round']}: beta {r['beta']:.3f}, val loss {r['train']['val_loss']:.4f}{extra}")
+        print(
+            f"round {r['round']}: beta {r['beta']:.3f}, val loss {r['train']['val_loss']:.4f}{extra}"
+        )
     summary = {k: v for k, v in result.items() if k != "rounds"}
     summary["rounds"] = [
-        {"round": r["round"], "beta": r["beta"], "collect": r.get("collect"),
-         "val_loss": r["train"]["val_loss"], "best_checkpoint": r["train"]["best_checkpoint"]}
+        {
+            "round": r["round"],
+            "beta": r["beta"],
+            "collect": r.get("collect"),
+            "val_loss": r["train"]["val_loss"],
+            "best_checkpoint": r["train"]["best_checkpoint"],
+        }
         for r in result["rounds"]
     ]
     out = Path(cfg.paths.output_dir) / "dagger.json"
