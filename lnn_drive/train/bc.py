@@ -36,6 +36,7 @@ from lnn_drive.train.distributed import (
     DistInfo,
     all_reduce_sum,
     broadcast_object,
+    broadcast_tensor,
     cleanup,
     init_distributed,
     max_weight_difference,
@@ -424,6 +425,10 @@ def _train(
     try:
         while state.step < tc.max_steps:
             elapsed = time.perf_counter() - t_start
+            if budget_s is not None and info.distributed:
+                # rank 0's clock decides, so every rank stops at the same step and uses
+                # the same learning rate (clocks drift apart by a few ms per step)
+                elapsed = float(broadcast_tensor(torch.tensor([elapsed]), info).item())
             if budget_s is not None and elapsed >= budget_s:
                 stopped = "max_minutes"
                 break

@@ -81,6 +81,15 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return t
 
 
+def broadcast_tensor(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Rank 0's ``t`` on every rank, in place (a CPU tensor is moved for NCCL and back)."""
+    if not info.distributed:
+        return t
+    moved = t.to(info.device)
+    dist.broadcast(moved, src=0)
+    return moved.to(t.device)
+
+
 def broadcast_object(obj: Any, info: DistInfo) -> Any:
     """Rank 0's ``obj`` on every rank."""
     if not info.distributed:

@@ -38,3 +38,37 @@ def test_two_cpu_ranks_end_with_identical_weights(make_dataset, tmp_path: Path) 
     assert result["world_size"] == 2 and result["steps"] == 4
     assert result["max_weight_diff_across_ranks"] == 0.0
     Policy.load(result["best_checkpoint"]).reset()
+
+
+@pytest.mark.slow  # ~20 s: two spawned interpreters + torch imports
+def test_train_local_two_ranks_under_a_time_budget(make_dataset, tmp_path: Path) -> None:
+    """The demo's launcher: 2 spawned ranks, wall-clock budget decided by rank 0's clock,
+    so both stop at the same step with identical weights (no deadlock)."""
+    from lnn_drive.cli import compose_config
+    from lnn_drive.train.launch import train_local
+
+    root = make_dataset((24, 20, 28, 20), h=24, w=64)
+    cfg = compose_config(
+        "train",
+        [
+            f"paths.output_dir={tmp_path}/run",
+            f"paths.cache_dir={tmp_path}/cache",
+            f"data.roots=[{root}]",
+            "data.window=4", "data.stride=2", "data.batch_size=2", "data.val_fraction=0.25",
+            "data.preprocess.height=24", "data.preprocess.width=64",
+            "train.max_steps=100000", "train.max_minutes=0.05", "train.val_every=5",
+            "train.progress=false", "model=feedforward",
+        ],
+    )  # fmt: skip
+    result = train_local(cfg, nproc=2)
+    assert result["world_size"] == 2 and result["stopped"] == "max_minutes"
+    assert result["steps"] > 0
+    assert result["max_weight_diff_across_ranks"] == 0.0
+    Policy.load(result["best_checkpoint"]).reset()
+
+
+def test_train_local_rejects_bad_process_counts() -> None:
+    from lnn_drive.train.launch import train_local
+
+    with pytest.raises(ValueError, match="nproc"):
+        train_local(None, nproc=0)  # type: ignore[arg-type]
