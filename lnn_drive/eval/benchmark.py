@@ -49,6 +49,8 @@ class BenchmarkConfig:
         data_root: Existing logs to train on; empty: collect them with ``collect_overrides``.
         collect_overrides: Overrides of ``conf/collect.yaml`` when collecting.
         report: Where the Markdown report goes (plots beside it).
+        train_procs: Data-parallel local processes per training run, one thread each
+            (``lnn_drive.train.launch.train_local``; 1: in-process).
     """
 
     models: list[str] = field(default_factory=lambda: list(MODEL_NAMES))
@@ -58,6 +60,7 @@ class BenchmarkConfig:
     dagger_overrides: list[str] = field(default_factory=list)
     data_root: str = ""
     collect_overrides: list[str] = field(default_factory=list)
+    train_procs: int = 1
     report: str = ""
 
     def __post_init__(self) -> None:
@@ -65,6 +68,8 @@ class BenchmarkConfig:
             raise ValueError("benchmark.models is empty")
         if not self.seeds:
             raise ValueError("benchmark.seeds is empty")
+        if self.train_procs < 1:
+            raise ValueError(f"benchmark.train_procs must be >= 1, got {self.train_procs}")
         for m in [*self.models, *self.dagger_models]:
             if not (_conf_dir() / "model" / f"{m}.yaml").is_file():
                 known = sorted(p.stem for p in (_conf_dir() / "model").glob("*.yaml"))
@@ -340,6 +345,12 @@ def benchmark(cfg: DictConfig, *, train_fn: Callable | None = None) -> dict[str,
     t0 = time.perf_counter()
     data_root = collect_data(bcfg, out)
     results: dict[str, list[dict[str, Any]]] = {}
+    if train_fn is None and bcfg.train_procs > 1:
+        from functools import partial
+
+        from lnn_drive.train.launch import train_local
+
+        train_fn = partial(train_local, nproc=bcfg.train_procs, threads_per_proc=1)
     jobs = [(m, False) for m in bcfg.models] + [(m, True) for m in bcfg.dagger_models]
     for model, dag in jobs:
         name = MODEL_NAMES.get(model, model) + (" + DAgger" if dag else "")

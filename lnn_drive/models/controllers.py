@@ -226,7 +226,7 @@ class NCPController(Controller):
                     total += int(m.sum())
                 else:
                     total += p.numel()
-        return total
+        return total + self.out_scale.numel() + self.out_bias.numel()  # affine readout
 
 
 class FullyConnectedCfC(Controller):
