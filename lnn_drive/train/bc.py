@@ -491,7 +491,13 @@ def _train(
                         "train/frames_per_s": fps,
                     },
                 )
-                logger.progress(state.step, {"loss": last_loss, "best_val": state.best_val})
+                est_total = None
+                if budget_s is not None and progress > 0:
+                    # steps the budget will allow at the pace so far
+                    est_total = min(tc.max_steps, max(state.step, round(state.step / progress)))
+                logger.progress(
+                    state.step, {"loss": last_loss, "best_val": state.best_val}, total=est_total
+                )
             stop = False
             if state.step % tc.val_every == 0:
                 stop = validate()

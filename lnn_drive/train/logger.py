@@ -94,10 +94,15 @@ class RunLogger:
         self._csv.writerow(row)
         self._csv_file.flush()
 
-    def progress(self, step: int, postfix: Mapping[str, float] | None = None) -> None:
-        """Advance the bar to ``step``."""
+    def progress(
+        self, step: int, postfix: Mapping[str, float] | None = None, total: int | None = None
+    ) -> None:
+        """Advance the bar to ``step``; ``total`` re-estimates the run's length (a
+        wall-clock budget ends it before ``total_steps``), keeping the ETA honest."""
         if self._bar is None:
             return
+        if total is not None and total != self._bar.total:
+            self._bar.total = total
         self._bar.update(step - self._bar.n)
         if postfix:
             self._bar.set_postfix({k: f"{v:.4g}" for k, v in postfix.items()}, refresh=False)

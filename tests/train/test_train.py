@@ -185,6 +185,12 @@ def test_loss_schedule_and_sampler() -> None:
     assert lr_factor(tc, 0.0, 0) == pytest.approx(1.0)
     assert lr_factor(tc, 1.0, 10) == pytest.approx(0.1)
     assert lr_factor(TrainConfig(schedule="step", step_every=5, step_gamma=0.5), 0.5, 10) == 0.25
+    # warm-up: linear over warmup_steps, but never past warmup_fraction of the run
+    warm = TrainConfig(warmup_steps=100, warmup_fraction=0.1, schedule="constant")
+    assert lr_factor(warm, 0.0, 9) == pytest.approx(0.1)
+    assert lr_factor(warm, 0.05, 9) == pytest.approx(0.5)  # half-way through the 10% share
+    assert lr_factor(warm, 0.2, 9) == pytest.approx(1.0)  # a short budget is not all warm-up
+    assert lr_factor(TrainConfig(warmup_steps=100, warmup_fraction=0.0), 0.5, 49) < 1.0
     s0, s1 = EpochSampler(10, 3, rank=0, world_size=2), EpochSampler(10, 3, rank=1, world_size=2)
     assert set(s0.order(0)).isdisjoint(s1.order(0)) and len(s0.order(0)) == 5
     assert not np.array_equal(s0.order(0), s0.order(1))
