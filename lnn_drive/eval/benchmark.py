@@ -295,41 +295,44 @@ def write_report(
 
 
 def _verdict(results: dict[str, list[dict[str, Any]]], conds: list[str]) -> list[str]:
-    """Plain sentences ranking the NCP variants by mean autonomy in each condition."""
+    """Plain sentences ranking the NCP variants by mean autonomy in each condition.
+
+    Ties (equal mean autonomy, e.g. several models at 100%) are reported as ties, so the
+    order of the models in the report never decides who "wins"."""
     out = []
     ncps = [n for n in results if n.startswith("NCP")]
+    alone = tied = 0
     for cond in conds:
-        ranked = sorted(
-            results,
-            key=lambda n: -_mean_std([r["metrics"][cond]["autonomy"] for r in results[n]])[0],
-        )
-        best = ranked[0]
-        pos = {n: ranked.index(n) + 1 for n in ncps}
         mean = {
-            n: _mean_std([r["metrics"][cond]["autonomy"] for r in results[n]])[0] for n in ranked
+            n: _mean_std([r["metrics"][cond]["autonomy"] for r in results[n]])[0] for n in results
         }
+        top = max(mean.values())
+        best = [n for n in results if mean[n] >= top - 1e-9]
+        # rank = 1 + number of models strictly better
+        pos = {n: 1 + sum(mean[m] > mean[n] + 1e-9 for m in results) for n in ncps}
         parts = ", ".join(
-            f"{n} ranks {pos[n]} of {len(ranked)} ({100 * mean[n]:.1f}%)" for n in ncps
+            f"{n} ranks {pos[n]} of {len(results)} ({100 * mean[n]:.1f}%)" for n in ncps
         )
-        out.append(f"- **{cond}**: best {best} ({100 * mean[best]:.1f}%); {parts}.")
-    wins = sum(
-        1
-        for cond in conds
-        if any(
-            n.startswith("NCP")
-            for n in sorted(
-                results,
-                key=lambda n: -_mean_std([r["metrics"][cond]["autonomy"] for r in results[n]])[0],
-            )[:1]
+        head = (
+            f"best {best[0]} ({100 * top:.1f}%)"
+            if len(best) == 1
+            else f"tied best at {100 * top:.1f}%: {', '.join(best)}"
         )
-    )
+        out.append(f"- **{cond}**: {head}; {parts}.")
+        if any(n in best for n in ncps):
+            if all(n.startswith("NCP") for n in best):
+                alone += 1
+            else:
+                tied += 1
     out.append("")
     out.append(
-        f"An NCP variant has the best mean autonomy in {wins} of {len(conds)} conditions. "
+        f"An NCP variant alone has the best mean autonomy in {alone} of {len(conds)} "
+        f"conditions and shares the best with a baseline in {tied}; a baseline is ahead in "
+        f"{len(conds) - alone - tied}. "
         + (
-            "The NCP does not come out ahead overall on this simulator and budget."
-            if wins < len(conds) / 2
-            else "The NCP comes out ahead in most conditions on this simulator and budget."
+            "The NCP comes out ahead in most conditions on this simulator and budget."
+            if alone > len(conds) / 2
+            else "The NCP does not come out ahead overall on this simulator and budget."
         )
     )
     return out

@@ -45,8 +45,27 @@ def test_report_ranks_ncp_and_says_when_it_loses(tmp_path: Path) -> None:
     assert "99.00 ± 0.00" in text
     assert "**clean**: best NCP (CfC) (99.0%)" in text
     assert "**noise=0.1**: best LSTM-64 (95.0%); NCP (CfC) ranks 2 of 3 (90.0%)" in text
-    assert "best mean autonomy in 1 of 2 conditions" in text
+    assert "alone has the best mean autonomy in 1 of 2 conditions" in text
+    assert "does not come out ahead overall" in text
     assert (tmp_path / "bench_robustness.png").stat().st_size > 0
+
+
+def test_report_calls_ties_ties(tmp_path: Path) -> None:
+    """Equal means are a tie: the model listed first does not win it."""
+    results = {
+        "NCP (LTC)": [_run({"clean": 1.0}, s) for s in range(3)],
+        "LSTM-64": [_run({"clean": 1.0}, s) for s in range(3)],
+    }
+    text = write_report(
+        results,
+        path=tmp_path / "b.md",
+        bcfg=BenchmarkConfig(models=["ncp_ltc", "lstm"]),
+        ecfg=EvalConfig(),
+        command="c",
+        wall_s=1.0,
+    ).read_text()
+    assert "**clean**: tied best at 100.0%: NCP (LTC), LSTM-64" in text
+    assert "alone has the best mean autonomy in 0 of 1 conditions and shares the best" in text
 
 
 def test_benchmark_config_rejects_unknown_model() -> None:
