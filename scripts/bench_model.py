@@ -56,6 +56,10 @@ class NaiveModel(nn.Module):
             lin.bias.data = enc.map_bias.data[m].clone()
             self.dense.append(lin)
         self.rnn = copy.deepcopy(policy.controller.rnn)  # ncps LTC/CfC
+        # the NCP-CfC's affine motor readout (absent for LTC, whose ncps cell has its own)
+        ctrl = policy.controller
+        self.out_scale = copy.deepcopy(getattr(ctrl, "out_scale", None))
+        self.out_bias = copy.deepcopy(getattr(ctrl, "out_bias", None))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         for c in self.convs:
@@ -65,7 +69,10 @@ class NaiveModel(nn.Module):
     def forward(self, x: torch.Tensor, hx: torch.Tensor | None = None):
         b, t = x.shape[:2]
         f = self.features(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
-        return self.rnn(f, hx)
+        y, hx = self.rnn(f, hx)
+        if self.out_scale is not None:
+            y = y * self.out_scale + self.out_bias
+        return y, hx
 
 
 def naive_standardise(frames: np.ndarray) -> torch.Tensor:

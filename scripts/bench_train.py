@@ -10,6 +10,9 @@ data for a fixed number of steps per layout and reports the median of the loop's
 
     python scripts/bench_train.py [--data DATASET] [--model ncp_cfc] [--steps 60] [--batch 8]
 
+``--amp`` adds N processes x 1 thread with bf16 autocast (``train.amp=true``): fast only
+on CPUs with native bf16 (AVX-512-bf16 / AMX), about 10x slower on AVX2.
+
 Without ``--data`` it first collects a small simulator log (6 roads x 300 frames).
 """
 
@@ -40,6 +43,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch", type=int, default=8, help="windows per step and rank")
     ap.add_argument("--nproc", type=int, default=2, help="cores to use")
+    ap.add_argument(
+        "--amp", action="store_true", help="also N processes x 1 thread with bf16 autocast"
+    )
     args = ap.parse_args()
 
     import torch
@@ -62,11 +68,13 @@ def main() -> None:
         )  # fmt: skip
 
     n = args.nproc
-    layouts = [("1 process x 1 thread", 1, 1), (f"1 process x {n} threads", 1, n)]
-    layouts.append((f"{n} processes x 1 thread", n, 1))
+    layouts = [("1 process x 1 thread", 1, 1, False), (f"1 process x {n} threads", 1, n, False)]
+    layouts.append((f"{n} processes x 1 thread", n, 1, False))
+    if args.amp:
+        layouts.append((f"{n} processes x 1 thread, bf16 autocast", n, 1, True))
     results = []
-    for name, procs, threads in layouts:
-        run = tmp / f"p{procs}t{threads}"
+    for name, procs, threads, amp in layouts:
+        run = tmp / f"p{procs}t{threads}{'amp' if amp else ''}"
         cfg = compose_config(
             "train",
             [
@@ -81,6 +89,7 @@ def main() -> None:
                 "train.log_every=5",
                 "train.progress=false",
                 f"train.threads={threads * procs}",
+                f"train.amp={str(amp).lower()}",
             ],
         )
         if procs == 1:
