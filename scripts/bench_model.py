@@ -10,7 +10,8 @@
     uint8 batches standardised in-model, channels-last, fused per-map dense), both from
     the same initial weights on the same batches, with their loss curves compared; and
     ours as 2 data-parallel ranks x 1 thread (DDP over gloo, each rank half of every
-    batch), which is how the demo and the benchmark train on 2 cores.
+    batch), which is how the demo and the benchmark train on 2 cores. Where the CPU has
+    native bf16 (AVX-512-bf16 / AMX) it adds the same two with bf16 autocast.
 
     python scripts/bench_model.py [--model ncp_cfc] [--checkpoint PATH] [--frames DATASET]
 """
@@ -152,7 +153,13 @@ def bench_latency(policy: Policy, frames: np.ndarray, iters: int) -> list[dict]:
 
 
 def bench_training(
-    policy: Policy, frames: np.ndarray, steps: int, batch: int, window: int, seed: int
+    policy: Policy,
+    frames: np.ndarray,
+    steps: int,
+    batch: int,
+    window: int,
+    seed: int,
+    bf16: bool = False,
 ) -> list[dict]:
     torch.set_num_threads(2)
     rng = np.random.default_rng(seed)
@@ -167,8 +174,12 @@ def bench_training(
     ours = copy.deepcopy(policy).train()
     naive = NaiveModel(policy).train()
     results = {}
-    for name, model in (("naive", naive), ("ours", ours)):
+    variants = [("naive", naive), ("ours", ours)]
+    if bf16:
+        variants.append(("ours, bf16 autocast", copy.deepcopy(policy).train()))
+    for name, model in variants:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        amp = name.endswith("bf16 autocast")
         losses, times = [], []
         for s in range(steps):
             win = np.stack([frames[i : i + window] for i in starts[s]])  # (B, T, 3, H, W) uint8
@@ -177,7 +188,9 @@ def bench_training(
                 x = naive_standardise(win)
                 pred, _ = model(x)
             else:
-                pred, _ = model.forward_standardised(torch.from_numpy(win))
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+                    pred, _ = model.forward_standardised(torch.from_numpy(win))
+                pred = pred.float()
             bright = torch.from_numpy(
                 win.reshape(batch, window, -1).mean(-1, dtype=np.float32) / 64 - 2
             )[..., None]
@@ -190,12 +203,16 @@ def bench_training(
         fps = batch * window / statistics.median(times[1:])
         results[name] = (fps, losses)
     base = results["naive"][0]
-    diff = max(
-        abs(a - b) / max(abs(a), 1e-9)
-        for a, b in zip(results["naive"][1], results["ours"][1], strict=True)
-    )
-    for name in ("naive", "ours"):
+
+    def rel_diff(name: str) -> float:
+        return max(
+            abs(a - b) / max(abs(a), 1e-9)
+            for a, b in zip(results["naive"][1], results[name][1], strict=True)
+        )
+
+    for name in results:
         fps, losses = results[name]
+        diff = rel_diff(name)
         rows.append(
             {
                 "variant": name,
@@ -230,6 +247,7 @@ def _ddp_worker(
     targets: list,
     window: int,
     out: Any,
+    bf16: bool = False,
 ) -> None:
     """One rank of the DDP variant: half of every batch, gradients averaged over gloo."""
     import torch.distributed as dist
@@ -245,7 +263,9 @@ def _ddp_worker(
         win = np.stack([frames[i : i + window] for i in mine])
         dist.barrier()
         t0 = time.perf_counter()
-        pred, _ = model(torch.from_numpy(win))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            pred, _ = model(torch.from_numpy(win))
+        pred = pred.float()
         bright = torch.from_numpy(
             win.reshape(len(mine), window, -1).mean(-1, dtype=np.float32) / 64 - 2
         )[..., None]
@@ -264,7 +284,13 @@ def _ddp_worker(
 
 
 def bench_training_ddp(
-    policy: Policy, frames: np.ndarray, steps: int, batch: int, window: int, seed: int
+    policy: Policy,
+    frames: np.ndarray,
+    steps: int,
+    batch: int,
+    window: int,
+    seed: int,
+    bf16: bool = False,
 ) -> tuple[float, list[float]]:
     """Ours as 2 data-parallel ranks x 1 thread on the same batches (split in halves)."""
     import socket
@@ -285,7 +311,7 @@ def bench_training_ddp(
     q = ctx.SimpleQueue()
     mp.start_processes(
         _ddp_worker,
-        args=(2, port, copy.deepcopy(policy), frames, starts, targets, window, q),
+        args=(2, port, copy.deepcopy(policy), frames, starts, targets, window, q, bf16),
         nprocs=2,
         start_method="spawn",
     )
@@ -333,7 +359,8 @@ def main() -> None:
     for r in lat:
         print(f"| {r['variant']} | {r['ms']:.3f} | {r['speedup']:.2f}x | {r['err']:.1e} |")
     if not args.skip_train:
-        tr = bench_training(policy, frames, args.train_steps, args.batch, args.window, 0)
+        bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # native bf16 (AVX-512-bf16/AMX)
+        tr = bench_training(policy, frames, args.train_steps, args.batch, args.window, 0, bf16=bf16)
         print(
             f"\n(b) training throughput, 2 threads, batch {args.batch} x {args.window} frames, "
             f"median of {args.train_steps - 1} steps, same init and batches\n"
@@ -341,20 +368,21 @@ def main() -> None:
         print(
             "| variant | frames/s | vs naive | loss first -> last | max rel. loss diff |\n|---|---:|---:|---:|---:|"
         )
-        fps, losses = bench_training_ddp(
-            policy, frames, args.train_steps, args.batch, args.window, 0
-        )
         naive = tr[0]
-        tr.append(
-            {
-                "variant": "ours, 2 ranks x 1 thread (DDP, gloo)",
-                "fps": fps,
-                "speedup": fps / naive["fps"],
-                "first": losses[0],
-                "last": losses[-1],
-                "max_rel_diff": float("nan"),
-            }
-        )
+        for amp in (False, True) if bf16 else (False,):
+            fps, losses = bench_training_ddp(
+                policy, frames, args.train_steps, args.batch, args.window, 0, bf16=amp
+            )
+            tr.append(
+                {
+                    "variant": "ours, 2 ranks x 1 thread (DDP, gloo)" + (", bf16" if amp else ""),
+                    "fps": fps,
+                    "speedup": fps / naive["fps"],
+                    "first": losses[0],
+                    "last": losses[-1],
+                    "max_rel_diff": float("nan"),
+                }
+            )
         for r in tr:
             print(
                 f"| {r['variant']} | {r['fps']:.0f} | {r['speedup']:.2f}x | {r['first']:.4f} -> {r['last']:.4f} | {r['max_rel_diff']:.1e} |"
