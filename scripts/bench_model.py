@@ -152,6 +152,18 @@ def bench_latency(policy: Policy, frames: np.ndarray, iters: int) -> list[dict]:
     return rows
 
 
+def _draws(n_frames: int, steps: int, batch: int, window: int, seed: int) -> tuple[list, list]:
+    """Window starts and target noise per step, the same for every training variant."""
+    rng = np.random.default_rng(seed)
+    n = n_frames - window
+    starts = [rng.integers(0, n, batch) for _ in range(steps)]
+    targets = [
+        torch.from_numpy(rng.normal(size=(batch, window, 1)).astype(np.float32))
+        for _ in range(steps)
+    ]
+    return starts, targets
+
+
 def bench_training(
     policy: Policy,
     frames: np.ndarray,
@@ -162,13 +174,7 @@ def bench_training(
     bf16: bool = False,
 ) -> list[dict]:
     torch.set_num_threads(2)
-    rng = np.random.default_rng(seed)
-    n = len(frames) - window
-    starts = [rng.integers(0, n, batch) for _ in range(steps)]
-    targets = [
-        torch.from_numpy(rng.normal(size=(batch, window, 1)).astype(np.float32))
-        for _ in range(steps)
-    ]
+    starts, targets = _draws(len(frames), steps, batch, window, seed)
     # Make targets learnable: a fixed function of the frames' brightness, plus noise.
     rows = []
     ours = copy.deepcopy(policy).train()
@@ -297,13 +303,7 @@ def bench_training_ddp(
 
     import torch.multiprocessing as mp
 
-    rng = np.random.default_rng(seed)  # the same draws as bench_training
-    n = len(frames) - window
-    starts = [rng.integers(0, n, batch) for _ in range(steps)]
-    targets = [
-        torch.from_numpy(rng.normal(size=(batch, window, 1)).astype(np.float32))
-        for _ in range(steps)
-    ]
+    starts, targets = _draws(len(frames), steps, batch, window, seed)  # as bench_training
     with socket.socket() as sk:
         sk.bind(("127.0.0.1", 0))
         port = sk.getsockname()[1]
