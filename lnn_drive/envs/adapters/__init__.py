@@ -1,0 +1,209 @@
+"""Adapters: other people's gymnasium image environments seen through this project's conventions.
+
+An adapter is a :class:`gymnasium.Wrapper` around an external environment that
+
+- keeps the environment's camera frame as the observation (uint8 RGB (H, W, 3)); what the
+  policy must not see (a dashboard that shows the label, say) is cut away by the
+  :class:`~lnn_drive.data.preprocess.Preprocess` the adapter declares, the one object used
+  by training, closed loop and export alike;
+- takes the policy's physical outputs as its action (a ``Box`` whose bounds and units are
+  declared by :attr:`ImageEnvAdapter.outputs`) and converts them to the wrapped
+  environment's action space;
+- adds the signals that evaluation and logging need to ``info`` (declared, with units, by
+  :attr:`ImageEnvAdapter.info_signals`), including the privileged expert's label
+  ``info["expert_outputs"]`` (and its first output as ``info["expert_action"]``).
+
+:func:`adapter_metadata` is what goes into a dataset's and a checkpoint's metadata.
+Importing this package registers the adapted environments with gymnasium
+(``lnn_drive/CarRacing-v3``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.registration import register, registry
+
+from lnn_drive.data.preprocess import Preprocess
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalSpec:
+    """One physical output of a policy (one motor neuron).
+
+    Attributes:
+        name: Signal name (an identifier; the log column and the checkpoint output name).
+        unit: Unit string (``1/m``, ``m/s``, ``1`` for a dimensionless fraction).
+        low, high: Bounds the adapter clips to before converting.
+        description: What the signal means, sign convention included.
+    """
+
+    name: str
+    unit: str
+    low: float
+    high: float
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise ValueError(f"SignalSpec.name must be an identifier, got {self.name!r}")
+        if not (math.isfinite(self.low) and math.isfinite(self.high) and self.low < self.high):
+            raise ValueError(
+                f"SignalSpec {self.name}: need finite low < high, got [{self.low}, {self.high}]"
+            )
+
+
+class ImageEnvAdapter(gym.Wrapper):
+    """Base class of the adapters (see the module docstring).
+
+    Subclasses set the class attributes :attr:`outputs` and :attr:`info_signals`, and
+    implement :meth:`to_env_action`, :meth:`from_env_action`, :meth:`signals` and
+    :meth:`expert_outputs`; :meth:`preprocess` returns the frame geometry the policy uses.
+
+    Args:
+        env: The wrapped environment (its observations uint8 RGB (H, W, 3)).
+    """
+
+    #: The policy's physical outputs, in order.
+    outputs: tuple[SignalSpec, ...] = ()
+    #: ``info`` keys the adapter adds, name -> unit.
+    info_signals: dict[str, str] = {}
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        shape = getattr(env.observation_space, "shape", None)
+        if shape is None or len(shape) != 3 or shape[2] != 3:
+            raise ValueError(f"adapter: observations of shape {shape} are not RGB frames (H, W, 3)")
+        if not self.outputs:
+            raise TypeError(f"{type(self).__name__} declares no outputs")
+        self.action_space = gym.spaces.Box(
+            low=np.array([s.low for s in self.outputs], np.float32),
+            high=np.array([s.high for s in self.outputs], np.float32),
+            dtype=np.float32,
+        )
+
+    # ------------------------------------------------------------ to be implemented
+    def to_env_action(self, physical: np.ndarray) -> Any:
+        """Physical outputs (k,), already clipped to their bounds -> the env's action."""
+        raise NotImplementedError
+
+    def from_env_action(self, action: Any) -> np.ndarray:
+        """The env's action -> physical outputs (k,) (for logs made by other producers)."""
+        raise NotImplementedError
+
+    def signals(self) -> dict[str, float]:
+        """The current values of :attr:`info_signals`."""
+        raise NotImplementedError
+
+    def expert_outputs(self) -> np.ndarray:
+        """The privileged expert's physical outputs (k,) in the current state."""
+        raise NotImplementedError
+
+    def preprocess(self) -> Preprocess:
+        """Frame geometry for the policy (crops what would leak the label)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ gymnasium API
+    def clip(self, physical: np.ndarray) -> np.ndarray:
+        """Clip physical outputs (k,) to their declared bounds (NaN is an error)."""
+        a = np.asarray(physical, np.float64).reshape(-1)
+        if a.shape != (len(self.outputs),):
+            raise ValueError(
+                f"{type(self).__name__}: action of shape {np.shape(physical)}, expected "
+                f"({len(self.outputs)},) = {[s.name for s in self.outputs]}"
+            )
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{type(self).__name__}: non-finite action {a.tolist()}")
+        return np.clip(a, self.action_space.low, self.action_space.high)
+
+    def _with_signals(self, info: dict[str, Any]) -> dict[str, Any]:
+        info = dict(info)
+        info.update(self.signals())
+        expert = self.expert_outputs()
+        info["expert_outputs"] = expert
+        info["expert_action"] = float(expert[0])
+        return info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return obs, self._with_signals(info)
+
+    def step(self, action: np.ndarray):
+        obs, reward, terminated, truncated, info = self.env.step(
+            self.to_env_action(self.clip(action))
+        )
+        return obs, reward, terminated, truncated, self._with_signals(info)
+
+
+def adapter_metadata(env: gym.Env) -> dict[str, Any]:
+    """What a dataset's and a checkpoint's metadata record about an adapted environment:
+    the env id, the outputs with units and bounds, the ``info`` signals with units and
+    the preprocessing.
+
+    Args:
+        env: An adapter, possibly wrapped further (``TimeLimit``...).
+    """
+    a = find_adapter(env)
+    spec = getattr(env, "spec", None)
+    return {
+        "env_id": spec.id if spec is not None else type(a.unwrapped).__name__,
+        "adapter": f"{type(a).__module__}.{type(a).__qualname__}",
+        "outputs": [asdict(s) for s in a.outputs],
+        "units": {s.name: s.unit for s in a.outputs},
+        "info_signals": dict(a.info_signals),
+        "preprocess": a.preprocess().to_config(),
+    }
+
+
+def find_adapter(env: gym.Env) -> ImageEnvAdapter:
+    """The :class:`ImageEnvAdapter` inside a wrapper stack (``ValueError`` if none)."""
+    e: Any = env
+    while True:
+        if isinstance(e, ImageEnvAdapter):
+            return e
+        if not hasattr(e, "env"):
+            raise ValueError(f"{env} holds no ImageEnvAdapter")
+        e = e.env
+
+
+def dart_outputs(
+    label: np.ndarray, std: np.ndarray | float, low: np.ndarray, high: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """DART (Laskey et al. 2017) for vector outputs: ``label`` plus N(0, std^2) noise per
+    output, clipped to ``[low, high]``; the clean label is what gets recorded."""
+    std = np.broadcast_to(np.asarray(std, np.float64), np.shape(label))
+    if not np.any(std > 0):
+        return np.asarray(label, np.float64).copy()
+    noisy = np.asarray(label, np.float64) + std * rng.standard_normal(np.shape(label))
+    return np.clip(noisy, low, high)
+
+
+def plain_mapping(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config mapping as a plain dict (``DictConfig`` converts through its Mapping API)."""
+    if cfg is None:
+        return {}
+    return {str(k): v for k, v in dict(cfg).items()}
+
+
+if "lnn_drive/CarRacing-v3" not in registry:
+    # No max_episode_steps here: the factory asks gymnasium for CarRacing-v3's own TimeLimit.
+    register(
+        id="lnn_drive/CarRacing-v3",
+        entry_point="lnn_drive.envs.adapters.carracing:make_carracing",
+        disable_env_checker=True,
+    )
+
+__all__ = [
+    "ImageEnvAdapter",
+    "SignalSpec",
+    "adapter_metadata",
+    "dart_outputs",
+    "find_adapter",
+    "plain_mapping",
+]
