@@ -172,7 +172,10 @@ def find_adapter(env: gym.Env) -> ImageEnvAdapter:
 
 
 def dart_outputs(
-    label: np.ndarray, std: np.ndarray | float, low: np.ndarray, high: np.ndarray,
+    label: np.ndarray,
+    std: np.ndarray | float,
+    low: np.ndarray,
+    high: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """DART (Laskey et al. 2017) for vector outputs: ``label`` plus N(0, std^2) noise per
@@ -184,11 +187,84 @@ def dart_outputs(
     return np.clip(noisy, low, high)
 
 
-def plain_mapping(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A config mapping as a plain dict (``DictConfig`` converts through its Mapping API)."""
-    if cfg is None:
-        return {}
-    return {str(k): v for k, v in dict(cfg).items()}
+def log_signals(env: gym.Env) -> dict[str, str]:
+    """The driving-log columns :func:`record_adapter_episodes` writes, name -> unit: the
+    expert's clean outputs (the labels, under the output names), the executed outputs
+    (``command_<name>``), the adapter's ``info`` signals and ``reward``."""
+    a = find_adapter(env)
+    cols = {s.name: s.unit for s in a.outputs}
+    cols.update({f"command_{s.name}": s.unit for s in a.outputs})
+    cols.update(a.info_signals)
+    cols["reward"] = "1"
+    return cols
+
+
+def record_adapter_episodes(
+    env: gym.Env,
+    log: Any,
+    *,
+    seeds: list[int],
+    dart_std: np.ndarray | float,
+    rng: np.random.Generator,
+    dt: float,
+    meta: Mapping[str, Any] | None = None,
+    on_step: Any = None,
+) -> list[dict[str, Any]]:
+    """Drive the privileged expert with DART noise and record every frame.
+
+    Each frame is recorded with the expert's clean outputs as the label and the noisy
+    executed outputs as ``command_<name>``; the frame is the env's full camera frame (the
+    preprocessing crops it later, the same way in training and closed loop).
+
+    Args:
+        env: An adapted environment (``info`` carries ``expert_outputs``).
+        log: A :class:`~lnn_drive.data.log.LogWriter` whose signals are
+            :func:`log_signals` ``(env)``.
+        seeds: One episode per seed.
+        dart_std: DART noise std per output, in the outputs' units (0: clean driving).
+        rng: Noise generator.
+        dt: Seconds between frames (the timestamps).
+        meta: Extra per-episode metadata.
+        on_step: Called with no arguments after every step (a progress bar's update).
+
+    Returns:
+        Per episode: ``{"seed", "frames", "return", "terminated", **final info signals}``.
+    """
+    a = find_adapter(env)
+    names = [s.name for s in a.outputs]
+    low, high = a.action_space.low.astype(np.float64), a.action_space.high.astype(np.float64)
+    out = []
+    for seed in seeds:
+        obs, info = env.reset(seed=int(seed))
+        ret, term = 0.0, False
+        with log.episode(meta={"seed": int(seed), "group": f"track{seed}", **(meta or {})}) as ep:
+            reward = 0.0
+            while True:
+                label = np.asarray(info["expert_outputs"], np.float64)
+                cmd = dart_outputs(label, dart_std, low, high, rng)
+                row = {n: float(v) for n, v in zip(names, label, strict=True)}
+                row.update({f"command_{n}": float(v) for n, v in zip(names, cmd, strict=True)})
+                row.update({k: float(info[k]) for k in a.info_signals})
+                row["reward"] = reward  # the reward that led into this frame
+                ep.append(obs, timestamp=len(ep) * dt, **row)
+                obs, reward, term, trunc, info = env.step(cmd)
+                reward = float(reward)
+                ret += reward
+                if on_step is not None:
+                    on_step()
+                if term or trunc:
+                    break
+            frames = len(ep)
+        out.append(
+            {
+                "seed": int(seed),
+                "frames": frames,
+                "return": ret,
+                "terminated": bool(term),
+                **{k: float(info[k]) for k in a.info_signals},
+            }
+        )
+    return out
 
 
 if "lnn_drive/CarRacing-v3" not in registry:
@@ -205,5 +281,6 @@ __all__ = [
     "adapter_metadata",
     "dart_outputs",
     "find_adapter",
-    "plain_mapping",
+    "log_signals",
+    "record_adapter_episodes",
 ]

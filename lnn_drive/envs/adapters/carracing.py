@@ -49,6 +49,8 @@ from lnn_drive.envs.adapters import (
     adapter_metadata,
     dart_outputs,
     find_adapter,
+    log_signals,
+    record_adapter_episodes,
 )
 
 #: The wrapped environment.
@@ -151,7 +153,9 @@ class ExpertConfig:
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"env.expert.{name} must be a positive number, got {v}")
         if not 0 <= self.line_offset < 6.5:
-            raise ValueError(f"env.expert.line_offset must be in [0, 6.5) m, got {self.line_offset}")
+            raise ValueError(
+                f"env.expert.line_offset must be in [0, 6.5) m, got {self.line_offset}"
+            )
         if self.curvature_smooth < 1 or self.curvature_smooth % 2 == 0:
             raise ValueError(
                 f"env.expert.curvature_smooth must be odd and >= 1, got {self.curvature_smooth}"
@@ -657,6 +661,119 @@ def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- logs
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollectConfig:
+    """What :func:`collect` writes.
+
+    Attributes:
+        out: Destination dataset folder (must not exist unless ``overwrite``).
+        episodes: One track each: ``seed``, ``seed + 1``, ...
+        seed: First track seed; the DART generator is seeded from it too.
+        dart_steering: DART noise std on the executed steering (1/m); labels stay clean.
+        dart_longitudinal: DART noise std on the executed gas/brake (fraction).
+        encoding: Frame container (``ffv1`` lossless or ``mp4v``).
+        overwrite: Replace an existing dataset at ``out``.
+    """
+
+    out: str
+    episodes: int = 10
+    seed: int = 0
+    dart_steering: float = 0.005
+    dart_longitudinal: float = 0.1
+    encoding: str = "ffv1"
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if not str(self.out) or str(self.out) == "???":
+            raise ValueError("collect: out (the dataset folder) is required")
+        if self.episodes < 1:
+            raise ValueError(f"collect: episodes must be >= 1, got {self.episodes}")
+        if not (math.isfinite(self.dart_steering) and 0 <= self.dart_steering <= MAX_CURVATURE):
+            raise ValueError(
+                f"collect: dart steering std must be in [0, {MAX_CURVATURE:.4f}] 1/m, "
+                f"got {self.dart_steering}"
+            )
+        if not (math.isfinite(self.dart_longitudinal) and 0 <= self.dart_longitudinal <= 1):
+            raise ValueError(
+                f"collect: dart longitudinal std must be in [0, 1], got {self.dart_longitudinal}"
+            )
+
+
+def collect(
+    ccfg: CollectConfig,
+    env_cfg: CarRacingConfig | Mapping[str, Any] | None = None,
+    *,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Drive the expert with DART noise on CarRacing and write a driving log through
+    :class:`~lnn_drive.data.log.LogWriter` (full 96x96 frames; the dataset's metadata
+    names the outputs, their units and bounds, and the dashboard-cropping preprocessing).
+
+    Returns:
+        ``{"out", "episodes", "frames", "mean_return", "laps", "off_track_events",
+        "seconds", "per_episode"}``.
+    """
+    from lnn_drive.data.log import LogWriter
+
+    env = make_carracing(env_cfg)
+    cfg = find_adapter(env).config
+    rng = np.random.default_rng([ccfg.seed, 0xDA27])
+    h, w = env.observation_space.shape[:2]
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=ccfg.episodes * cfg.max_episode_steps, unit="frame", desc="collect")
+    try:
+        with LogWriter(
+            ccfg.out,
+            height=h,
+            width=w,
+            fps=1.0 / DT,
+            signals=log_signals(env),
+            source=f"gymnasium:{BASE_ID}",
+            encoding=ccfg.encoding,
+            overwrite=ccfg.overwrite,
+            extra={
+                **adapter_metadata(env),
+                "env": cfg.to_dict(),
+                "dart_std": {
+                    "steering": ccfg.dart_steering,
+                    "longitudinal": ccfg.dart_longitudinal,
+                },
+                "expert": "carracing_pure_pursuit",
+            },
+        ) as log:
+            per = record_adapter_episodes(
+                env,
+                log,
+                seeds=list(range(ccfg.seed, ccfg.seed + ccfg.episodes)),
+                dart_std=np.array([ccfg.dart_steering, ccfg.dart_longitudinal]),
+                rng=rng,
+                dt=DT,
+                meta={"domain_randomize": cfg.domain_randomize},
+                on_step=None if bar is None else (lambda: bar.update(1)),
+            )
+    finally:
+        env.close()
+        if bar is not None:
+            bar.close()
+    return {
+        "out": str(Path(ccfg.out).absolute()),
+        "episodes": len(per),
+        "frames": int(sum(e["frames"] for e in per)),
+        "mean_return": float(np.mean([e["return"] for e in per])),
+        "laps": int(sum(e["laps"] for e in per)),
+        "off_track_events": int(sum(e["off_track_events"] for e in per)),
+        "seconds": time.perf_counter() - t0,
+        "per_episode": per,
+    }
+
+
 __all__ = [
     "BASE_ID",
     "DASHBOARD_ROWS",
@@ -668,6 +785,8 @@ __all__ = [
     "CarRacingAdapter",
     "CarRacingConfig",
     "CarRacingExpert",
+    "CollectConfig",
+    "collect",
     "CarState",
     "EpisodeResult",
     "ExpertConfig",
