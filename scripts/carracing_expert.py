@@ -21,6 +21,9 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--first-seed", type=int, default=1000, help="seeds 0-3 tuned the gains")
     ap.add_argument("--domain-randomize", action="store_true")
+    ap.add_argument(
+        "--pixels", action="store_true", help="draw the frames too (same returns, ~100x slower)"
+    )
     ap.add_argument("--out", type=Path, default=None, help="JSON file for every episode")
     args = ap.parse_args()
     with user_errors():
@@ -28,7 +31,7 @@ def main() -> None:
             raise ValueError(f"--episodes must be >= 1, got {args.episodes}")
         if args.out is not None and not args.out.parent.is_dir():
             raise FileNotFoundError(f"--out: folder {args.out.parent} does not exist")
-        cfg = CarRacingConfig(domain_randomize=args.domain_randomize)
+        cfg = CarRacingConfig(domain_randomize=args.domain_randomize, pixels=args.pixels)
         seeds = list(range(args.first_seed, args.first_seed + args.episodes))
 
         def show(e) -> None:

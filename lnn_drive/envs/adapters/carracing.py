@@ -188,12 +188,17 @@ class CarRacingConfig:
             out-of-distribution condition).
         lap_complete_percent: Share of tiles to visit before crossing the start ends a lap.
         max_episode_steps: Time limit (CarRacing-v3's own is 1000 steps, 20 s).
+        pixels: Render observations. ``False`` returns black frames and skips CarRacing's
+            pygame drawing, which is about 99% of a step's cost; the dynamics, rewards and
+            the expert do not read pixels, so privileged-only runs (expert checks) are
+            identical and about 100x faster.
         expert: Gains of the privileged expert.
     """
 
     domain_randomize: bool = False
     lap_complete_percent: float = 0.95
     max_episode_steps: int = 1000
+    pixels: bool = True
     expert: ExpertConfig = field(default_factory=ExpertConfig)
 
     def __post_init__(self) -> None:
@@ -448,6 +453,10 @@ class CarRacingAdapter(ImageEnvAdapter):
         self._off = False
         self._off_events = 0
         self._laps = 0
+        if not self.config.pixels:
+            shape = self.observation_space.shape
+            # CarRacing draws the frame in step(); a stand-in skips only the drawing.
+            self.env.unwrapped._render = lambda mode: np.zeros(shape, np.uint8)
 
     def preprocess(self) -> Preprocess:
         h, w = self.observation_space.shape[:2]
@@ -624,7 +633,8 @@ def evaluate_expert(
     seeds: list[int],
     on_episode: Callable[[EpisodeResult], None] | None = None,
 ) -> tuple[list[EpisodeResult], dict[str, Any]]:
-    """Drive the clean expert on each track seed; returns the episodes and :func:`summarise`."""
+    """Drive the clean expert on each track seed; returns the episodes and :func:`summarise`.
+    With ``pixels=False`` in the config it runs about 100x faster and scores the same."""
     if not seeds:
         raise ValueError("evaluate_expert: no seeds given")
     env = make_carracing(config)
