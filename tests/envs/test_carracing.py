@@ -51,7 +51,7 @@ def test_registered_and_made_through_gymnasium():
 def test_spaces_and_info_declare_units_and_bounds(env):
     lo, hi = env.action_space.low, env.action_space.high
     assert np.allclose(lo, [-MAX_CURVATURE, -1]) and np.allclose(hi, [MAX_CURVATURE, 1])
-    assert MAX_CURVATURE == pytest.approx(math.tan(0.4) / 3.24)
+    assert pytest.approx(math.tan(0.4) / 3.24) == MAX_CURVATURE
     obs, info = env.reset(seed=1)
     assert env.observation_space.contains(obs)
     assert set(INFO_SIGNALS) <= set(info)
@@ -234,3 +234,19 @@ def test_collect_script_bad_option_is_one_error_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith("error: collect: episodes")
     assert not (tmp_path / "x").exists()
+
+
+def test_blind_mode_drives_exactly_the_same():
+    """pixels=False skips only the drawing: same rewards, expert actions and signals."""
+    runs = []
+    for pixels in (True, False):
+        e = make_carracing(pixels=pixels)
+        obs, info = e.reset(seed=9)
+        trace = []
+        for _ in range(60):
+            obs, r, _, _, info = e.step(info["expert_outputs"])
+            trace.append([r, *info["expert_outputs"], info["speed"], info["lateral_offset"]])
+        runs.append((np.array(trace), obs))
+        e.close()
+    assert np.array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1].max() > 0 and runs[1][1].max() == 0  # only the frames differ
