@@ -49,7 +49,7 @@ def test_real_policy_saliency_and_errors() -> None:
 
 @pytest.mark.slow
 def test_explain_policies_on_the_simulator(tmp_path) -> None:
-    from lnn_drive.explain.commands import SaliencyConfig, explain_policies
+    from lnn_drive.explain.pipeline import SaliencyConfig, explain_policies
 
     scfg = SaliencyConfig(
         frames=8,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lnn_drive.explain.commands import SaliencyConfig, collect_frames, explain_policies
+from lnn_drive.explain.pipeline import SaliencyConfig, collect_frames, explain_policies
 from tests.explain.fakes import FakeEnv, FakePolicy
 
 
@@ -81,7 +81,7 @@ def test_command_config_composes(compose_cfg) -> None:
     envs = pytest.importorskip("lnn_drive.envs")
     if not hasattr(envs, "make_env") or not (PROJECT_ROOT / "conf/env/lane_keeping.yaml").exists():
         pytest.skip("simulator branch (env, conf/env) not merged yet")
-    from lnn_drive.explain.commands import saliency_command
+    from lnn_drive.explain.pipeline import saliency_command
 
     cfg = compose_cfg("saliency")
     with pytest.raises(ValueError, match="no checkpoint"):
