@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from lnn_drive.commands.config import JOB_KEYS, env_config, plain, to_dataclass
 from lnn_drive.envs.collect import CollectConfig, collect
+from lnn_drive.envs.config import EnvConfig
 
 CONFIG = "collect"
 
@@ -28,10 +29,17 @@ def collect_config(node: Any, **values: Any) -> CollectConfig:
     return to_dataclass(CollectConfig, d)
 
 
+def configs(cfg: DictConfig) -> tuple[CollectConfig, EnvConfig]:
+    """The typed configs of a composed ``conf/collect.yaml``."""
+    return (
+        collect_config({k: v for k, v in plain(cfg).items() if k not in JOB_KEYS}),
+        env_config(cfg.env),
+    )
+
+
 def run(cfg: DictConfig) -> int:
     """Collect, then print one summary line."""
-    ccfg = collect_config({k: v for k, v in plain(cfg).items() if k not in JOB_KEYS})
-    s = collect(ccfg, env_config(cfg.env))
+    s = collect(*configs(cfg))
     print(
         f"wrote {s['frames']} frames in {s['episodes']} episodes ({s['distance_km']:.2f} km, "
         f"{s['crashes']} crashes, {s['interventions']} interventions) to {s['out']} "

@@ -56,6 +56,18 @@ def _hydra_message(e: Exception) -> str:
     return one_line(text)
 
 
+def _bad_override(overrides: list[str] | None) -> str:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for o in overrides or []:
+        try:
+            parser.parse_override(o)
+        except Exception:
+            return o
+    return " ".join(overrides or [])
+
+
 @contextmanager
 def _initialised() -> Iterator[None]:
     from hydra import initialize_config_dir
@@ -81,7 +93,7 @@ def compose(name: str, overrides: list[str] | None = None) -> tuple[DictConfig, 
     """
     from hydra import compose as hydra_compose
     from hydra.core.hydra_config import HydraConfig
-    from hydra.errors import HydraException
+    from hydra.errors import HydraException, OverrideParseException
     from omegaconf.errors import OmegaConfBaseException
 
     try:
@@ -100,6 +112,10 @@ def compose(name: str, overrides: list[str] | None = None) -> tuple[DictConfig, 
                 f"missing required option(s): {', '.join(missing)} (pass e.g. {missing[0]}=...)"
             )
         OmegaConf.resolve(job)
+    except OverrideParseException as e:
+        raise UsageError(
+            f"cannot parse override {_bad_override(overrides)!r}: {_hydra_message(e)}"
+        ) from e
     except HydraException as e:
         raise UsageError(_hydra_message(e)) from e
     except OmegaConfBaseException as e:
@@ -204,3 +220,9 @@ def eval_config(node: Any) -> EvalConfig:
 def run_dir(cfg: DictConfig) -> Path:
     """The run's output folder (``paths.output_dir``, the Hydra run directory)."""
     return Path(str(cfg.paths.output_dir))
+
+
+def train_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """``train(**train_kwargs(cfg))`` trains what ``lnn-drive train`` would with ``cfg``."""
+    tc, data, model = train_configs(cfg)
+    return {"cfg": tc, "data": data, "model": model, "run_dir": run_dir(cfg)}
