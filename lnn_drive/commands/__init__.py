@@ -35,6 +35,9 @@ COMMANDS: dict[str, str] = {
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",
     "expert-check": "lnn_drive.commands.expert_check",
+    "carracing-expert": "lnn_drive.commands.carracing_expert",
+    "carracing-collect": "lnn_drive.commands.carracing_collect",
+    "carracing-evaluate": "lnn_drive.commands.carracing_evaluate",
 }
 
 #: Exit status of a user mistake (bad option, bad input file).

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import gymnasium as gym
 import numpy as np
@@ -214,26 +212,44 @@ def test_log_signals_cover_labels_commands_and_info(env):
         "command_steering",
         "command_longitudinal",
     ]
-    assert set(INFO_SIGNALS) <= set(cols) and cols["reward"] == "1"
+    assert set(INFO_SIGNALS) <= set(cols) and cols["episode_return"] == "1"
 
 
-def test_collect_script_bad_option_is_one_error_line(tmp_path):
-    r = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "scripts/carracing_collect.py"),
-            "--out",
-            str(tmp_path / "x"),
-            "--episodes",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_collect_command_bad_option_is_one_error_line(tmp_path, capsys):
+    from lnn_drive.commands import main
+
+    rc = main(
+        ["carracing-collect", f"out={tmp_path / 'x'}", "episodes=0", f"hydra.run.dir={tmp_path}"]
     )
-    assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1].startswith("error: collect: episodes")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("error: collect: episodes")
     assert not (tmp_path / "x").exists()
+    rc = main(["carracing-collect", f"out={tmp_path / 'y'}", "env.expert.kp=1"])
+    assert rc == 2 and "env.expert.kp" in capsys.readouterr().err
+
+
+def test_expert_command_writes_every_episode(tmp_path, capsys):
+    import json
+
+    from lnn_drive.commands import main
+
+    out = tmp_path / "expert.json"
+    rc = main(
+        [
+            "carracing-expert",
+            "episodes=2",
+            "first_seed=1000",
+            f"out={out}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ]
+    )
+    assert rc == 0
+    d = json.loads(out.read_text())
+    assert [e["seed"] for e in d["episodes"]] == [1000, 1001]
+    # the recorded figures of docs/carracing.md (docs/results/carracing_expert_100.json)
+    ref = json.loads((PROJECT_ROOT / "docs/results/carracing_expert_100.json").read_text())
+    assert [e["ret"] for e in d["episodes"]] == [e["ret"] for e in ref["episodes"][:2]]
+    assert d["summary"]["mean"] > 900
 
 
 def test_blind_mode_drives_exactly_the_same():

@@ -190,13 +190,57 @@ def dart_outputs(
 def log_signals(env: gym.Env) -> dict[str, str]:
     """The driving-log columns :func:`record_adapter_episodes` writes, name -> unit: the
     expert's clean outputs (the labels, under the output names), the executed outputs
-    (``command_<name>``), the adapter's ``info`` signals and ``reward``."""
+    (``command_<name>``) and the adapter's ``info`` signals."""
     a = find_adapter(env)
     cols = {s.name: s.unit for s in a.outputs}
     cols.update({f"command_{s.name}": s.unit for s in a.outputs})
     cols.update(a.info_signals)
-    cols["reward"] = "1"
     return cols
+
+
+@dataclass
+class AdapterExpertRule:
+    """:func:`~lnn_drive.envs.record.record_episodes` rule: the adapter's privileged expert
+    (``info["expert_outputs"]``) with DART noise on every output; labels are the clean
+    outputs (under their names) and the executed ones (``command_<name>``).
+
+    Args:
+        names: Output names, in order.
+        low, high: Output bounds (the noisy action is clipped to them).
+        dart_std: Noise std per output, in the outputs' units (0: clean driving).
+        rng: Noise generator.
+    """
+
+    names: list[str]
+    low: np.ndarray
+    high: np.ndarray
+    dart_std: np.ndarray | float
+    rng: np.random.Generator
+
+    @classmethod
+    def for_env(
+        cls, env: gym.Env, dart_std: np.ndarray | float, rng: np.random.Generator
+    ) -> AdapterExpertRule:
+        a = find_adapter(env)
+        return cls(
+            names=[s.name for s in a.outputs],
+            low=a.action_space.low.astype(np.float64),
+            high=a.action_space.high.astype(np.float64),
+            dart_std=dart_std,
+            rng=rng,
+        )
+
+    def reset(self, episode: Any) -> None:
+        return None
+
+    def decide(self, obs: np.ndarray, info: Mapping[str, Any]) -> Any:
+        from lnn_drive.envs.record import Decision
+
+        label = np.asarray(info["expert_outputs"], np.float64)
+        cmd = dart_outputs(label, self.dart_std, self.low, self.high, self.rng)
+        labels = {n: float(v) for n, v in zip(self.names, label, strict=True)}
+        labels.update({f"command_{n}": float(v) for n, v in zip(self.names, cmd, strict=True)})
+        return Decision(action=cmd.astype(np.float32), labels=labels, expert=True)
 
 
 def record_adapter_episodes(
@@ -206,15 +250,15 @@ def record_adapter_episodes(
     seeds: list[int],
     dart_std: np.ndarray | float,
     rng: np.random.Generator,
-    dt: float,
     meta: Mapping[str, Any] | None = None,
     on_step: Any = None,
 ) -> list[dict[str, Any]]:
-    """Drive the privileged expert with DART noise and record every frame.
+    """Drive the privileged expert with DART noise through the one recording loop
+    (:func:`~lnn_drive.envs.record.record_episodes`) and record every frame.
 
-    Each frame is recorded with the expert's clean outputs as the label and the noisy
-    executed outputs as ``command_<name>``; the frame is the env's full camera frame (the
-    preprocessing crops it later, the same way in training and closed loop).
+    Each frame is the env's full camera frame (the preprocessing crops it later, the same
+    way in training and closed loop), with the :class:`AdapterExpertRule` labels and the
+    adapter's ``info`` signals.
 
     Args:
         env: An adapted environment (``info`` carries ``expert_outputs``).
@@ -223,45 +267,36 @@ def record_adapter_episodes(
         seeds: One episode per seed.
         dart_std: DART noise std per output, in the outputs' units (0: clean driving).
         rng: Noise generator.
-        dt: Seconds between frames (the timestamps).
         meta: Extra per-episode metadata.
         on_step: Called with no arguments after every step (a progress bar's update).
 
     Returns:
-        Per episode: ``{"seed", "frames", "return", "terminated", **final info signals}``.
+        Per episode: ``{"seed", "frames", "terminated", **final info signals}``.
     """
+    from lnn_drive.envs.record import Episode, record_episodes
+
     a = find_adapter(env)
-    names = [s.name for s in a.outputs]
-    low, high = a.action_space.low.astype(np.float64), a.action_space.high.astype(np.float64)
+    rule = AdapterExpertRule.for_env(env, dart_std, rng)
+    observed = {k: k for k in a.info_signals}
     out = []
     for seed in seeds:
-        obs, info = env.reset(seed=int(seed))
-        ret, term = 0.0, False
-        with log.episode(meta={"seed": int(seed), "group": f"track{seed}", **(meta or {})}) as ep:
-            reward = 0.0
-            while True:
-                label = np.asarray(info["expert_outputs"], np.float64)
-                cmd = dart_outputs(label, dart_std, low, high, rng)
-                row = {n: float(v) for n, v in zip(names, label, strict=True)}
-                row.update({f"command_{n}": float(v) for n, v in zip(names, cmd, strict=True)})
-                row.update({k: float(info[k]) for k in a.info_signals})
-                row["reward"] = reward  # the reward that led into this frame
-                ep.append(obs, timestamp=len(ep) * dt, **row)
-                obs, reward, term, trunc, info = env.step(cmd)
-                reward = float(reward)
-                ret += reward
-                if on_step is not None:
-                    on_step()
-                if term or trunc:
-                    break
-            frames = len(ep)
+        last: dict[str, Any] = {}
+
+        def after(info: Mapping[str, Any], _last: dict[str, Any] = last) -> None:
+            _last.update(info)
+            if on_step is not None:
+                on_step()
+
+        ep = Episode(
+            seed=int(seed), meta={"seed": int(seed), "group": f"track{seed}", **(meta or {})}
+        )
+        stats = record_episodes(env, log, rule, episodes=[ep], observed=observed, after_step=after)
         out.append(
             {
                 "seed": int(seed),
-                "frames": frames,
-                "return": ret,
-                "terminated": bool(term),
-                **{k: float(info[k]) for k in a.info_signals},
+                "frames": stats.frames,
+                "terminated": bool(stats.terminations),
+                **{k: float(last[k]) for k in a.info_signals},
             }
         )
     return out
@@ -276,6 +311,7 @@ if "lnn_drive/CarRacing-v3" not in registry:
     )
 
 __all__ = [
+    "AdapterExpertRule",
     "ImageEnvAdapter",
     "SignalSpec",
     "adapter_metadata",

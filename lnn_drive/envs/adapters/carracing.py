@@ -97,6 +97,7 @@ INFO_SIGNALS: dict[str, str] = {
     "x": "m",
     "y": "m",
     "laps": "1",  # laps completed (CarRacing ends the episode at the first)
+    "episode_return": "1",  # CarRacing's reward summed since reset
 }
 
 
@@ -453,6 +454,7 @@ class CarRacingAdapter(ImageEnvAdapter):
         self._off = False
         self._off_events = 0
         self._laps = 0
+        self._return = 0.0
         if not self.config.pixels:
             shape = self.observation_space.shape
             # CarRacing draws the frame in step(); a stand-in skips only the drawing.
@@ -499,6 +501,7 @@ class CarRacingAdapter(ImageEnvAdapter):
             "x": car.x,
             "y": car.y,
             "laps": float(self._laps),
+            "episode_return": self._return,
         }
 
     def expert_outputs(self) -> np.ndarray:
@@ -515,6 +518,7 @@ class CarRacingAdapter(ImageEnvAdapter):
         self._off = self._off_road()
         self._off_events = 0
         self._laps = 0
+        self._return = 0.0
         return obs, self._with_signals(info)
 
     def step(self, action: np.ndarray):
@@ -528,6 +532,7 @@ class CarRacingAdapter(ImageEnvAdapter):
         self._off_events += int(off and not self._off)
         self._off = off
         self._laps += int(bool(info.get("lap_finished", False)))
+        self._return += float(reward)
         return obs, reward, terminated, truncated, self._with_signals(info)
 
 
@@ -764,7 +769,6 @@ def collect(
                 seeds=list(range(ccfg.seed, ccfg.seed + ccfg.episodes)),
                 dart_std=np.array([ccfg.dart_steering, ccfg.dart_longitudinal]),
                 rng=rng,
-                dt=DT,
                 meta={"domain_randomize": cfg.domain_randomize},
                 on_step=None if bar is None else (lambda: bar.update(1)),
             )
@@ -776,7 +780,7 @@ def collect(
         "out": str(Path(ccfg.out).absolute()),
         "episodes": len(per),
         "frames": int(sum(e["frames"] for e in per)),
-        "mean_return": float(np.mean([e["return"] for e in per])),
+        "mean_return": float(np.mean([e["episode_return"] for e in per])),
         "laps": int(sum(e["laps"] for e in per)),
         "off_track_events": int(sum(e["off_track_events"] for e in per)),
         "seconds": time.perf_counter() - t0,
