@@ -128,15 +128,19 @@ class ExpertConfig:
         lock_cut: Wheel angle (rad) at which traction control cuts gas to zero.
     """
 
+    # speed plan
     a_lat: float = 240.0
     a_brake: float = 180.0
     v_top: float = 100.0
+    # racing line
     line_offset: float = 2.0
     band_iters: int = 500
     curvature_stencil: int = 2
     curvature_smooth: int = 5
+    # pure pursuit
     lookahead_gain: float = 0.25
     lookahead_min: float = 6.0
+    # speed control and traction control
     speed_preview: int = 3
     kp_gas: float = 0.2
     kp_brake: float = 0.2
@@ -145,11 +149,8 @@ class ExpertConfig:
     lock_cut: float = 0.4
 
     def __post_init__(self) -> None:
-        for name in ("a_lat", "a_brake", "v_top", "lookahead_gain", "lookahead_min"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"env.expert.{name} must be a positive number, got {v}")
-        for name in ("kp_gas", "kp_brake", "slip_cut", "lock_cut"):
+        positive = ("a_lat", "a_brake", "v_top", "lookahead_gain", "lookahead_min")
+        for name in (*positive, "kp_gas", "kp_brake", "slip_cut", "lock_cut"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"env.expert.{name} must be a positive number, got {v}")
