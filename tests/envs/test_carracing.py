@@ -266,3 +266,37 @@ def test_blind_mode_drives_exactly_the_same():
         e.close()
     assert np.array_equal(runs[0][0], runs[1][0])
     assert runs[0][1].max() > 0 and runs[1][1].max() == 0  # only the frames differ
+
+
+class _Straight:
+    """A learner that always drives straight with light gas."""
+
+    def reset(self, batch_size: int = 1) -> None:
+        return None
+
+    def act(self, frame: np.ndarray) -> np.ndarray:
+        return np.array([0.0, 0.2])
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_dagger_mixture_labels_learner_states_with_the_expert(beta):
+    from lnn_drive.envs.adapters import AdapterMixtureRule
+    from lnn_drive.envs.record import Episode, record_episodes
+
+    e = make_carracing(pixels=False, max_episode_steps=30)
+    rule = AdapterMixtureRule(
+        policy=_Straight(),
+        names=["steering", "longitudinal"],
+        beta=beta,
+        rng=np.random.default_rng(0),
+    )
+    seen = []
+    stats = record_episodes(
+        e, None, rule, episodes=[Episode(seed=12)], on_step=lambda o, i, d: seen.append(d)
+    )
+    e.close()
+    assert stats.frames == 30 and stats.expert_frames == (30 if beta else 0)
+    for d in seen:
+        assert d.labels["steering"] != 0.0  # the expert's label, not the learner's 0
+        executed = d.labels["command_steering"]
+        assert executed == (d.labels["steering"] if beta else 0.0)

@@ -243,6 +243,43 @@ class AdapterExpertRule:
         return Decision(action=cmd.astype(np.float32), labels=labels, expert=True)
 
 
+@dataclass
+class AdapterMixtureRule:
+    """DAgger's beta-mixture on an adapted env: the expert's outputs with probability
+    ``beta``, the learner's otherwise; the labels are always the expert's clean outputs
+    (the expert reads the state, so it labels any state the learner drives into).
+
+    Args:
+        policy: The learner (``reset(batch_size)``, ``act(frame) -> (k,)`` physical outputs).
+        names: Output names, in order.
+        beta: Probability of executing the expert's outputs.
+        rng: Generator of the coin flips.
+    """
+
+    policy: Any
+    names: list[str]
+    beta: float
+    rng: np.random.Generator
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.beta <= 1:
+            raise ValueError(f"DAgger beta must be in [0, 1], got {self.beta}")
+
+    def reset(self, episode: Any) -> None:
+        self.policy.reset(1)
+
+    def decide(self, obs: np.ndarray, info: Mapping[str, Any]) -> Any:
+        from lnn_drive.envs.record import Decision
+
+        learner = np.asarray(self.policy.act(obs), np.float64).reshape(-1)[: len(self.names)]
+        expert = np.asarray(info["expert_outputs"], np.float64)
+        use_expert = bool(self.rng.random() < self.beta)
+        cmd = expert if use_expert else learner
+        labels = {n: float(v) for n, v in zip(self.names, expert, strict=True)}
+        labels.update({f"command_{n}": float(v) for n, v in zip(self.names, cmd, strict=True)})
+        return Decision(action=cmd.astype(np.float32), labels=labels, expert=use_expert)
+
+
 def record_adapter_episodes(
     env: gym.Env,
     log: Any,
@@ -312,6 +349,7 @@ if "lnn_drive/CarRacing-v3" not in registry:
 
 __all__ = [
     "AdapterExpertRule",
+    "AdapterMixtureRule",
     "ImageEnvAdapter",
     "SignalSpec",
     "adapter_metadata",
