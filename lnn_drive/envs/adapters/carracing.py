@@ -552,18 +552,24 @@ def make_carracing(
 
     Raises:
         ValueError: an unknown option or an invalid value, named.
+        ImportError: Box2D or pygame (the ``carracing`` extra) is missing.
     """
     if not isinstance(config, CarRacingConfig) or overrides:
         base = config.to_dict() if isinstance(config, CarRacingConfig) else dict(config or {})
         config = CarRacingConfig.from_mapping(base, **overrides)
-    env = gym.make(
-        BASE_ID,
-        render_mode=render_mode,
-        continuous=True,
-        domain_randomize=config.domain_randomize,
-        lap_complete_percent=config.lap_complete_percent,
-        max_episode_steps=config.max_episode_steps,
-    )
+    try:
+        env = gym.make(
+            BASE_ID,
+            render_mode=render_mode,
+            continuous=True,
+            domain_randomize=config.domain_randomize,
+            lap_complete_percent=config.lap_complete_percent,
+            max_episode_steps=config.max_episode_steps,
+        )
+    except gym.error.DependencyNotInstalled as e:
+        raise ImportError(
+            f"{BASE_ID} needs Box2D and pygame: pip install 'lnn_drive[carracing]' ({e})"
+        ) from e
     return CarRacingAdapter(env, config)
 
 
