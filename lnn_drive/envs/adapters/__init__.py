@@ -13,7 +13,9 @@ An adapter is a :class:`gymnasium.Wrapper` around an external environment that
   :attr:`ImageEnvAdapter.info_signals`), including the privileged expert's label
   ``info["expert_outputs"]`` (and its first output as ``info["expert_action"]``).
 
-:func:`adapter_metadata` is what goes into a dataset's and a checkpoint's metadata.
+:func:`adapter_metadata` is what goes into a dataset's metadata (outputs with units and
+bounds, the preprocessing); a checkpoint trained on that dataset carries the output names
+and units from the dataset's signals.
 Importing this package registers the adapted environments with gymnasium
 (``lnn_drive/CarRacing-v3``).
 """
