@@ -58,7 +58,9 @@ def run(cfg: DictConfig) -> int:
         write_json_atomic(
             out,
             {
-                "command": f"lnn-drive carracing-expert episodes={episodes} first_seed={first}",
+                "command": f"lnn-drive carracing-expert episodes={episodes} first_seed={first}"
+                + (" env.domain_randomize=true" if env.domain_randomize else "")
+                + (" pixels=true" if env.pixels else ""),
                 "config": env.to_dict(),
                 "summary": summary,
                 "episodes": [asdict(e) for e in results],
