@@ -11,18 +11,10 @@ import numpy as np
 
 from lnn_drive.envs.config import MAX_CURVATURE, EnvConfig
 from lnn_drive.envs.expert import LaneExpert
+from lnn_drive.envs.ground import RES0, TILES, GroundTexture, texture_layout
 from lnn_drive.envs.render import Camera, Renderer, camera_tables, view_extents
-from lnn_drive.envs.road import (
-    DS,
-    RES0,
-    TILES,
-    GroundTexture,
-    generate_objects,
-    generate_road,
-    project,
-    shadow_polygons,
-    texture_layout,
-)
+from lnn_drive.envs.road import DS, generate_road, project
+from lnn_drive.envs.scenery import generate_objects, shadow_polygons
 
 #: Reward of the step on which the car leaves its lane.
 CRASH_REWARD = -10.0

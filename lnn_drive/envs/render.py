@@ -2,7 +2,7 @@
 
 The ground is a plane, so each image row sees the ground at one forward distance and the
 ground point of a pixel moves linearly along the row: the ground image is a homography of
-the top-down texture (:class:`~lnn_drive.envs.road.GroundTexture`), evaluated by a numba
+the top-down texture (:class:`~lnn_drive.envs.ground.GroundTexture`), evaluated by a numba
 kernel that walks each row with two additions per pixel and picks a mip level per row.
 Rows above the horizon (or beyond the view distance) come from a 360-degree sky panorama
 with a hill silhouette that scrolls with the car's heading. Roadside objects are
@@ -22,19 +22,8 @@ import numpy as np
 from numba import njit
 
 from lnn_drive.envs.config import OBJECT_KINDS, Appearance
-from lnn_drive.envs.road import (
-    N_OBJ_COLS,
-    OB,
-    OG,
-    OH,
-    OKIND,
-    OR,
-    OSEED,
-    OW,
-    OX,
-    OY,
-    GroundTexture,
-)
+from lnn_drive.envs.ground import GroundTexture
+from lnn_drive.envs.scenery import N_OBJ_COLS, OB, OG, OH, OKIND, OR, OSEED, OW, OX, OY
 
 # Rows of the per-row table.
 R_OK, R_LEVEL, R_G, R_LAT0, R_DLAT, R_FOG = range(6)
@@ -217,7 +206,7 @@ class Renderer:
     Args:
         cam: The camera.
         ground: The streamed ground texture of the road.
-        objs: Object table (see :func:`~lnn_drive.envs.road.generate_objects`).
+        objs: Object table (see :func:`~lnn_drive.envs.scenery.generate_objects`).
         look: Appearance.
         rng: Randomness for the panorama.
         view_distance: Ground drawn up to this distance (m).
