@@ -12,3 +12,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Lets configs say ${project_root:} instead of depending on the working directory.
 if not OmegaConf.has_resolver("project_root"):
     OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+
+
+def _register_envs() -> None:
+    """Register the environments with gymnasium by entry-point string, so that importing
+    ``lnn_drive`` imports nothing heavy (numba, the renderer) until ``gymnasium.make``."""
+    from gymnasium.envs.registration import register, registry
+
+    for env_id, kwargs in (
+        ("lnn_drive/LaneKeeping-v0", {}),
+        ("lnn_drive/LaneKeepingHard-v0", {"profile": "hard"}),
+    ):
+        if env_id not in registry:
+            register(
+                id=env_id,
+                entry_point="lnn_drive.envs.lane_keeping:LaneKeepingEnv",
+                max_episode_steps=1000,
+                kwargs=kwargs,
+            )
+
+
+_register_envs()

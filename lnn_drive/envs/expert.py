@@ -36,6 +36,11 @@ class LaneExpert:
         preview: Time (s) ahead at which ``stanley`` reads the lane curvature; covers the
             actuation lag and the one-step delay of discrete control.
         lookahead: ``pure_pursuit`` look-ahead distance (m).
+        lag: The car's actuation lag (s, first-order time constant): both controllers
+            read the road that much further ahead, and ``stanley`` leads the lag by
+            ``lead`` of the gap between its command and the executed curvature.
+        dt: Control period (s).
+        lead: Share of the lag's inverse ``stanley`` applies (0: preview only).
     """
 
     kind: str = "stanley"
@@ -44,10 +49,18 @@ class LaneExpert:
     zeta: float = 0.9
     preview: float = 0.1
     lookahead: float = 7.0
+    lag: float = 0.0
+    dt: float = 1 / 30
+    lead: float = 0.5
 
     def __post_init__(self) -> None:
         if self.kind not in EXPERTS:
             raise ValueError(f"expert kind must be one of {EXPERTS}, got {self.kind!r}")
+        if not (self.lag >= 0 and self.dt > 0 and 0 <= self.lead <= 1):
+            raise ValueError(
+                f"expert lag must be >= 0, dt > 0 and lead in [0, 1], got {self.lag}, "
+                f"{self.dt}, {self.lead}"
+            )
 
     def action(
         self,
@@ -59,19 +72,29 @@ class LaneExpert:
         s: float,
         lateral_offset: float,
         heading_error: float,
+        executed: float | None = None,
     ) -> float:
-        """Clean curvature command (1/m), clipped to the action bound."""
+        """Clean curvature command (1/m), clipped to the action bound.
+
+        Args:
+            executed: The car's executed curvature now (1/m), for the lag compensation.
+        """
         d_lane = road.lane_centre
         if self.kind == "stanley":
-            k_road = road.curvature_at(s + self.preview * self.speed)
+            k_road = road.curvature_at(s + (self.preview + self.lag) * self.speed)
             k_lane = k_road / (1.0 - d_lane * k_road)  # parallel curve at offset d_lane
             k1 = (self.omega / self.speed) ** 2
             k2 = 2 * self.zeta * self.omega / self.speed
             k = (k_lane - k1 * lateral_offset - k2 * math.sin(heading_error)) / max(
                 math.cos(heading_error), 0.2
             )
+            if self.lag > 0 and executed is not None and self.lead > 0:
+                # invert part of the first-order lag: push harder where the executed
+                # curvature trails the wanted one
+                alpha = 1.0 - math.exp(-self.dt / self.lag)
+                k += self.lead * (1.0 / alpha - 1.0) * (k - executed)
         else:
-            tx, ty, _ = road.pose(s + self.lookahead, d_lane)
+            tx, ty, _ = road.pose(s + self.lookahead + self.lag * self.speed, d_lane)
             dx, dy = tx - x, ty - y
             ly = -dx * math.sin(yaw) + dy * math.cos(yaw)
             k = 2.0 * ly / (dx * dx + dy * dy)

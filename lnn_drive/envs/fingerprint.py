@@ -35,13 +35,32 @@ CASES: dict[str, tuple[dict[str, Any], int, float]] = {
 }
 
 
+#: The ``info`` keys the fingerprint covers: those the environment reported when the
+#: fingerprints were recorded (keys added since do not change them).
+INFO_KEYS = (
+    "command",
+    "distance",
+    "expert_action",
+    "heading_error",
+    "intervened",
+    "interventions",
+    "lateral_offset",
+    "on_road",
+    "road_curvature",
+    "road_curvature_ahead",
+    "s",
+    "x",
+    "y",
+)
+
+
 def fingerprint(
     overrides: Mapping[str, Any], *, seed: int, drift: float = 0.02, steps: int = 120
 ) -> str:
     """SHA-256 (hex, first 16 digits) of ``steps`` steps from ``seed`` driven by the
     expert's action plus a slow sinusoidal drift of amplitude ``drift`` (1/m).
 
-    Hashes every observation, the label image every 10 steps, and every ``info`` value
+    Hashes every observation, the label image every 10 steps, and every ``info`` value of :data:`INFO_KEYS`
     (floats by their exact bit pattern), so any change in the frames, the dynamics or the
     reported state changes the result.
     """
@@ -51,7 +70,7 @@ def fingerprint(
     h = hashlib.sha256()
 
     def add_info(info: Mapping[str, Any]) -> None:
-        for k in sorted(info):
+        for k in INFO_KEYS:
             v = info[k]
             h.update(k.encode())
             h.update(np.asarray(v, np.float64).tobytes() if not isinstance(v, str) else v.encode())

@@ -215,7 +215,66 @@ class GroundTexture:
         self._shadow_box = np.concatenate(
             [self._shadows.min(axis=1), self._shadows.max(axis=1)], axis=1
         )
+        self._bands = bands
+        self._fades: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self._fade_box = np.zeros((0, 4))
         self.tiles_drawn = 0
+
+    def fade_markings(self, stretches: np.ndarray) -> None:
+        """Fade the lane markings of stretches of the road (call before any tile is drawn).
+
+        Args:
+            stretches: float64 (F, 3) rows ``(s0, s1, contrast)``: from arc length ``s0`` to
+                ``s1`` (m) the markings keep ``contrast`` in [0, 1] of their contrast
+                against the asphalt (0: missing; the label image then shows road).
+        """
+        road = self.road
+        nx, ny = -np.sin(road.heading), np.cos(road.heading)
+        fades, boxes = [], []
+        for s0, s1, contrast in np.asarray(stretches, np.float64).reshape(-1, 3):
+            i0 = int(np.clip(s0 / DS, 0, len(road.x) - 1))
+            i1 = int(np.clip(s1 / DS, i0 + 1, len(road.x) - 1))
+            if i1 <= i0:
+                continue
+            sl = slice(i0, i1 + 1)
+            polys = []
+            for d0, d1 in self._bands[3:]:  # the two edge lines and the centre line
+                # a margin beyond the paint covers the anti-aliased fringe
+                a = np.stack(
+                    [road.x[sl] + (d0 - 0.05) * nx[sl], road.y[sl] + (d0 - 0.05) * ny[sl]], 1
+                )
+                b = np.stack(
+                    [road.x[sl] + (d1 + 0.05) * nx[sl], road.y[sl] + (d1 + 0.05) * ny[sl]], 1
+                )
+                polys.append(np.concatenate([a, b[::-1]]))
+            pts = np.concatenate(polys)
+            fades.append((float(contrast), np.stack(polys), pts))
+            boxes.append([*pts.min(axis=0), *pts.max(axis=0)])
+        self._fades = fades
+        self._fade_box = np.asarray(boxes, np.float64).reshape(-1, 4)
+
+    def _paint_fades(
+        self, img: np.ndarray, x0: float, y0: float, size: float, res: float, *, labels: bool
+    ) -> None:
+        """Paint asphalt over the faded markings crossing a tile (blended by contrast)."""
+        t = img.shape[0]
+        road_rgb = np.asarray(self._colours[1][:3], np.float32)
+        for k in self._hits(self._fade_box, x0, y0, size):
+            contrast, polys, _ = self._fades[k]
+            q = [np.round(((p - (x0, y0)) / res - 0.5) * 16).astype(np.int32) for p in polys]
+            if labels:
+                if contrast == 0.0:
+                    cv2.fillPoly(img, q, 2, cv2.LINE_8, 4)
+                continue
+            mask = np.zeros((t, t), np.uint8)
+            cv2.fillPoly(mask, q, 255, cv2.LINE_AA, 4)
+            rows, cols = np.nonzero(mask)
+            if len(rows) == 0:
+                continue
+            r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+            roi = img[r0:r1, c0:c1, :3]
+            m = mask[r0:r1, c0:c1, None].astype(np.float32) * ((1.0 - contrast) / 255.0)
+            roi[...] = np.round(roi + (road_rgb - roi) * m).astype(np.uint8)
 
     # -- drawing -------------------------------------------------------------------
 
@@ -251,6 +310,8 @@ class GroundTexture:
                 cv2.fillPoly(img, road, 2, cv2.LINE_8, 4)
             if marks:
                 cv2.fillPoly(img, marks, 3, cv2.LINE_8, 4)
+            if self._fades:
+                self._paint_fades(img, x0, y0, size, res, labels=True)
             self.lab[level, sy : sy + t, sx : sx + t] = img
             self.lab_tags[level, tj % slots, ti % slots] = (ti, tj)
             return
@@ -266,6 +327,8 @@ class GroundTexture:
             cv2.fillPoly(slot, road, c[1], line, 4)
         if marks:
             cv2.fillPoly(slot, marks, c[2], line, 4)
+        if self._fades:
+            self._paint_fades(slot, x0, y0, size, res, labels=False)
         if self.look.shadow > 0 and res < 0.5:  # shadows are sub-pixel on the farthest rows
             hit = self._hits(self._shadow_box, x0, y0, size)
             dark = int(round(255 * (1 - self.look.shadow)))

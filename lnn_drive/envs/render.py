@@ -250,20 +250,58 @@ class Renderer:
             self.obj_s, s + OBJECT_VIEW + 30.0
         )
 
-    def render(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
-        """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``."""
-        self.ground.ensure(self.corners, x, y, yaw)
-        self._draw(self._buf32, self._nolab, False, x, y, yaw, s)
-        return cv2.cvtColor(self._buf, cv2.COLOR_RGBA2RGB)
+    def render(
+        self,
+        x: float,
+        y: float,
+        yaw: float,
+        s: float,
+        *,
+        extra: np.ndarray | None = None,
+        tilt: tuple[float, float] | None = None,
+    ) -> np.ndarray:
+        """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``.
 
-    def render_labels(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
+        Args:
+            extra: More object-table rows to draw (vehicles), depth-sorted with the
+                roadside objects.
+            tilt: Extra camera ``(pitch, roll)`` (rad): the frame is warped by the
+                rotation's homography (exact for a rotation about the camera centre).
+        """
+        self.ground.ensure(self.corners, x, y, yaw)
+        self._draw(self._buf32, self._nolab, False, x, y, yaw, s, extra)
+        rgb = cv2.cvtColor(self._buf, cv2.COLOR_RGBA2RGB)
+        return rgb if tilt is None else self._tilt(rgb, tilt, cv2.INTER_LINEAR)
+
+    def render_labels(
+        self,
+        x: float,
+        y: float,
+        yaw: float,
+        s: float,
+        *,
+        extra: np.ndarray | None = None,
+        tilt: tuple[float, float] | None = None,
+    ) -> np.ndarray:
         """Semantic labels uint8 (H, W) for the same pose (classes in ``LABEL_CLASSES``)."""
         self.ground.ensure(self.corners, x, y, yaw, labels=True)
         lab = np.empty((self.cam.height, self.cam.width), np.uint8)
-        self._draw(self._nobuf, lab, True, x, y, yaw, s)
-        return lab
+        self._draw(self._nobuf, lab, True, x, y, yaw, s, extra)
+        return lab if tilt is None else self._tilt(lab, tilt, cv2.INTER_NEAREST)
 
-    def _draw(self, out, lab, labels, x, y, yaw, s) -> None:
+    def _tilt(self, img: np.ndarray, tilt: tuple[float, float], interp: int) -> np.ndarray:
+        pitch, roll = tilt
+        f = self.cam.focal
+        cx, cy = self.cam.centre
+        k = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]])
+        cp, sp, cr, sr = math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
+        rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])  # about the camera's x (right)
+        rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])  # about its optical axis
+        hom = k @ rz @ rx @ np.linalg.inv(k)
+        h, w = img.shape[:2]
+        return cv2.warpPerspective(img, hom, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+    def _draw(self, out, lab, labels, x, y, yaw, s, extra=None) -> None:
         cam, look, g = self.cam, self.look, self.ground
         cx, cy = cam.centre
         _sky_and_ground_pass(
@@ -271,8 +309,11 @@ class Renderer:
             self.pano_lab, x, y, yaw, cam.focal, cx, self.fog_rgb,
         )  # fmt: skip
         i0, i1 = self._object_range(s)
+        objs = self.objs[i0:i1]
+        if extra is not None and len(extra):
+            objs = np.concatenate([objs, extra])
         _object_pass(
-            out, lab, labels, self.objs[i0:i1], x, y, yaw, cam.focal, cx, cy, cam.cam_height,
+            out, lab, labels, objs, x, y, yaw, cam.focal, cx, cy, cam.cam_height,
             cam.pitch, look.fog_distance, look.light, look.crown_sparse, look.windows_lit,
             self.fog_rgb, self.trunk_rgb, self.roof_rgb, self.window_rgb,
         )  # fmt: skip
@@ -369,6 +410,7 @@ def _hash(a, b, c):  # pragma: no cover - numba
 
 
 KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_KINDS))
+KIND_VEHICLE = len(OBJECT_KINDS)  # lnn_drive.envs.traffic
 
 
 @njit(cache=True, inline="always")
@@ -387,6 +429,8 @@ def _row_half_width(kind, b, ow):  # pragma: no cover - numba
         ah = math.sqrt(max(1.0 - b * b, 0.0))
     elif kind == KIND_BUILDING and b >= 0.8:
         ah = 1.0 - 0.35 * (b - 0.8) / 0.2
+    elif kind == KIND_VEHICLE and b >= 0.55:
+        ah = 0.8 - 0.15 * (b - 0.55) / 0.45  # the cabin
     else:
         ah = 1.0
     return ah
@@ -440,6 +484,18 @@ def _object_texel(
     elif kind == KIND_POLE:
         sh = 1.05 - 0.35 * (a + 1.0) * 0.5
         cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+    elif kind == KIND_VEHICLE:
+        if b < 0.18 and abs(a) > 0.55:  # wheels
+            cr, cg, cb = 25.0 * light, 25.0 * light, 25.0 * light
+        elif b < 0.18:  # under the body
+            cr, cg, cb = 45.0 * light, 45.0 * light, 45.0 * light
+        elif 0.32 < b < 0.42 and abs(a) > 0.72:  # lamps
+            cr, cg, cb = 235.0 * light, 150.0 * light, 50.0 * light
+        elif 0.6 < b < 0.9 and abs(a) < 0.7:  # windows
+            cr, cg, cb = 45.0 * light, 55.0 * light, 65.0 * light
+        else:
+            sh = 0.95 + 0.08 * (nz - 0.5) - (0.12 if b > 0.55 else 0.0)
+            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
     else:  # building
         wall_top = 0.8
         if b < wall_top:

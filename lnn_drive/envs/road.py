@@ -60,6 +60,16 @@ class Road:  # noqa: B903
         """World ``(x, y, heading)`` of the point at arc length ``s`` and offset ``d``."""
         return _pose(self.x, self.y, self.heading, self.curvature, s, d)
 
+    def points(self, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World positions ``(x, y)`` of many points at arc lengths ``s`` (clamped to the
+        road's samples) and lateral offsets ``d``, each (K,)."""
+        i = np.clip(np.round(s / DS).astype(np.int64), 0, len(self.x) - 1)
+        a = s - i * DS
+        hd = self.heading[i] + self.curvature[i] * a
+        x = self.x[i] + a * np.cos(self.heading[i]) - d * np.sin(hd)
+        y = self.y[i] + a * np.sin(self.heading[i]) + d * np.cos(hd)
+        return x, y
+
     def curvature_at(self, s: float) -> float:
         """Centreline curvature (1/m) at arc length ``s`` (clamped to the road)."""
         k = self._curvature_list

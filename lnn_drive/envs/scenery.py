@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from lnn_drive.envs.config import OBJECT_KINDS, Appearance
-from lnn_drive.envs.road import DS, Road
+from lnn_drive.envs.road import Road
 
 # Object table columns.
 OX, OY, OS, OKIND, OW, OH, OR, OG, OB, OSEED = range(10)
@@ -64,11 +64,7 @@ def generate_objects(
     col = np.clip(col * rng.uniform(0.85, 1.15, (count, 3)), 0, 255)
     seeds = rng.integers(1 << 30, size=count)
     d = side * (half + gap + w / 2)
-    i = np.clip(np.round(s / DS).astype(np.int64), 0, len(road.x) - 1)
-    a = s - i * DS
-    hd = road.heading[i] + road.curvature[i] * a
-    x = road.x[i] + a * np.cos(road.heading[i]) - d * np.sin(hd)
-    y = road.y[i] + a * np.sin(road.heading[i]) + d * np.cos(hd)
+    x, y = road.points(s, d)
     objs = np.column_stack([x, y, s, kind, w, h, col, seeds]).astype(np.float64)
     # Drop objects standing on another stretch of the same road (a bend passing nearby).
     d2 = (objs[:, None, OX] - road.x[None, ::4]) ** 2 + (objs[:, None, OY] - road.y[None, ::4]) ** 2
