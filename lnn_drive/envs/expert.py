@@ -36,11 +36,9 @@ class LaneExpert:
         preview: Time (s) ahead at which ``stanley`` reads the lane curvature; covers the
             actuation lag and the one-step delay of discrete control.
         lookahead: ``pure_pursuit`` look-ahead distance (m).
-        lag: The car's actuation lag (s, first-order time constant): both controllers
-            read the road that much further ahead, and ``stanley`` leads the lag by
-            ``lead`` of the gap between its command and the executed curvature.
-        dt: Control period (s).
-        lead: Share of the lag's inverse ``stanley`` applies (0: preview only).
+        lag: The car's actuation lag (s, first-order time constant) the expert knows of:
+            ``stanley`` reads the curvature ``max(preview, lag)`` ahead, ``pure_pursuit``
+            adds ``lag x speed`` to its look-ahead (docs/simulator.md, "Calibration").
     """
 
     kind: str = "stanley"
@@ -50,17 +48,12 @@ class LaneExpert:
     preview: float = 0.1
     lookahead: float = 7.0
     lag: float = 0.0
-    dt: float = 1 / 30
-    lead: float = 0.5
 
     def __post_init__(self) -> None:
         if self.kind not in EXPERTS:
             raise ValueError(f"expert kind must be one of {EXPERTS}, got {self.kind!r}")
-        if not (self.lag >= 0 and self.dt > 0 and 0 <= self.lead <= 1):
-            raise ValueError(
-                f"expert lag must be >= 0, dt > 0 and lead in [0, 1], got {self.lag}, "
-                f"{self.dt}, {self.lead}"
-            )
+        if not self.lag >= 0:
+            raise ValueError(f"expert lag must be >= 0 s, got {self.lag}")
 
     def action(
         self,
@@ -72,27 +65,17 @@ class LaneExpert:
         s: float,
         lateral_offset: float,
         heading_error: float,
-        executed: float | None = None,
     ) -> float:
-        """Clean curvature command (1/m), clipped to the action bound.
-
-        Args:
-            executed: The car's executed curvature now (1/m), for the lag compensation.
-        """
+        """Clean curvature command (1/m), clipped to the action bound."""
         d_lane = road.lane_centre
         if self.kind == "stanley":
-            k_road = road.curvature_at(s + (self.preview + self.lag) * self.speed)
+            k_road = road.curvature_at(s + max(self.preview, self.lag) * self.speed)
             k_lane = k_road / (1.0 - d_lane * k_road)  # parallel curve at offset d_lane
             k1 = (self.omega / self.speed) ** 2
             k2 = 2 * self.zeta * self.omega / self.speed
             k = (k_lane - k1 * lateral_offset - k2 * math.sin(heading_error)) / max(
                 math.cos(heading_error), 0.2
             )
-            if self.lag > 0 and executed is not None and self.lead > 0:
-                # invert part of the first-order lag: push harder where the executed
-                # curvature trails the wanted one
-                alpha = 1.0 - math.exp(-self.dt / self.lag)
-                k += self.lead * (1.0 / alpha - 1.0) * (k - executed)
         else:
             tx, ty, _ = road.pose(s + self.lookahead + self.lag * self.speed, d_lane)
             dx, dy = tx - x, ty - y
@@ -116,13 +99,14 @@ def drive_expert(
     (``first_seed``, ``first_seed + 1``, ...) in terminate-on-crash mode.
 
     Returns:
-        ``{"km", "episodes", "crashes", "max_abs_offset", "mean_abs_offset", "seeds"}``.
+        ``{"km", "episodes", "crashes", "departures_1m", "lane_departures",
+        "max_abs_offset", "mean_abs_offset", "seeds"}``.
     """
     from lnn_drive.envs.factory import make_env
 
     env = make_env(env_cfg, render_mode=None, **{"crash_mode": "terminate", **overrides})
     dist = 0.0
-    crashes = episodes = 0
+    crashes = episodes = departures_1m = lane_departures = 0
     max_off = sum_off = 0.0
     steps = 0
     seed = first_seed
@@ -140,6 +124,8 @@ def drive_expert(
                 steps += 1
                 done = term or trunc
             crashes += int(term)
+            departures_1m += info["departures_1m"]
+            lane_departures += info["lane_departures"]
             dist += info["distance"]
             episodes += 1
             seed += 1
@@ -149,6 +135,8 @@ def drive_expert(
         "km": dist / 1000.0,
         "episodes": episodes,
         "crashes": crashes,
+        "departures_1m": departures_1m,
+        "lane_departures": lane_departures,
         "max_abs_offset": max_off,
         "mean_abs_offset": sum_off / max(steps, 1),
         "seeds": (first_seed, seed - 1),

@@ -275,7 +275,6 @@ class LaneKeepingEnv(gym.Env):
             kind=self.config.expert,
             speed=speed,
             lag=self.config.actuation_lag if self.config.expert_compensation else 0.0,
-            dt=self.dt,
         )
 
     def _reset_hard_features(self, rng: np.random.Generator, ground: Any, s0: float) -> None:
@@ -421,7 +420,6 @@ class LaneKeepingEnv(gym.Env):
             s=self.s,
             lateral_offset=self.lateral_offset,
             heading_error=self.heading_error,
-            executed=self._kappa,
         )
         return {
             "lateral_offset": self.lateral_offset,
