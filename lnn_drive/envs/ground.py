@@ -266,14 +266,17 @@ class GroundTexture:
                 if contrast == 0.0:
                     cv2.fillPoly(img, q, 2, cv2.LINE_8, 4)
                 continue
-            mask = np.zeros((t, t), np.uint8)
-            cv2.fillPoly(mask, q, 255, cv2.LINE_AA, 4)
-            rows, cols = np.nonzero(mask)
-            if len(rows) == 0:
+            # the polygons' bounding box within the tile (fixed point: 4 fractional bits)
+            lo = np.min([p.min(axis=0) for p in q], axis=0) // 16 - 1
+            hi = np.max([p.max(axis=0) for p in q], axis=0) // 16 + 2
+            c0, r0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+            c1, r1 = min(int(hi[0]), t), min(int(hi[1]), t)
+            if c0 >= c1 or r0 >= r1:
                 continue
-            r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+            mask = np.zeros((r1 - r0, c1 - c0), np.uint8)
+            cv2.fillPoly(mask, q, 255, cv2.LINE_AA, 4, offset=(-c0 * 16, -r0 * 16))
             roi = img[r0:r1, c0:c1, :3]
-            m = mask[r0:r1, c0:c1, None].astype(np.float32) * ((1.0 - contrast) / 255.0)
+            m = mask[..., None].astype(np.float32) * ((1.0 - contrast) / 255.0)
             roi[...] = np.round(roi + (road_rgb - roi) * m).astype(np.uint8)
 
     # -- drawing -------------------------------------------------------------------

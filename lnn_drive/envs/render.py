@@ -226,6 +226,9 @@ class Renderer:
         self.pano, self.pano_lab = sky_panorama(cam, self.rows, look, rng, view_distance)
         self.look = look
         self.fog_rgb = np.asarray(look.fog_color, np.float64)
+        f, (cx, cy) = cam.focal, cam.centre
+        self._k = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]])  # camera intrinsics
+        self._k_inv = np.linalg.inv(self._k)
         self.window_rgb = np.asarray(look.window, np.float64)
         self.trunk_rgb = np.asarray(look.trunk, np.float64)
         self.roof_rgb = np.asarray(look.roof, np.float64)
@@ -291,13 +294,10 @@ class Renderer:
 
     def _tilt(self, img: np.ndarray, tilt: tuple[float, float], interp: int) -> np.ndarray:
         pitch, roll = tilt
-        f = self.cam.focal
-        cx, cy = self.cam.centre
-        k = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]])
         cp, sp, cr, sr = math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
         rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])  # about the camera's x (right)
         rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])  # about its optical axis
-        hom = k @ rz @ rx @ np.linalg.inv(k)
+        hom = self._k @ rz @ rx @ self._k_inv
         h, w = img.shape[:2]
         return cv2.warpPerspective(img, hom, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
 

@@ -58,7 +58,7 @@ class Road:  # noqa: B903
 
     def pose(self, s: float, d: float = 0.0) -> tuple[float, float, float]:
         """World ``(x, y, heading)`` of the point at arc length ``s`` and offset ``d``."""
-        return _pose(self.x, self.y, self.heading, self.curvature, s, d)
+        return pose_of(self.x, self.y, self.heading, self.curvature, s, d)
 
     def points(self, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """World positions ``(x, y)`` of many points at arc lengths ``s`` (clamped to the
@@ -164,7 +164,9 @@ def generate_road(
 
 
 @njit(cache=True)
-def _pose(xs, ys, hs, ks, s, d):  # pragma: no cover - numba
+def pose_of(xs, ys, hs, ks, s, d):  # pragma: no cover - numba
+    """World ``(x, y, heading)`` at arc length ``s`` and offset ``d`` of the centreline
+    samples ``xs, ys, hs, ks`` (see :meth:`Road.pose`)."""
     n = xs.shape[0]
     i = int(math.floor(s / DS + 0.5))
     i = min(max(i, 0), n - 1)

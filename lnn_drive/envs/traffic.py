@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from lnn_drive.envs.config import OBJECT_KINDS
-from lnn_drive.envs.road import Road
+from lnn_drive.envs.road import Road, pose_of
 from lnn_drive.envs.scenery import N_OBJ_COLS, OB, OG, OH, OKIND, OR, OS, OSEED, OW, OX, OY
 
 #: Object-table kind of a vehicle (after the roadside kinds).
@@ -82,6 +82,7 @@ class Traffic:
         self.table[:, OSEED] = rng.integers(1 << 30, size=n)
         self.d = d
         self.table[:, OS] = s
+        self._moving = np.flatnonzero(self.v != 0)
         self._place()
 
     def __len__(self) -> int:
@@ -94,11 +95,20 @@ class Traffic:
 
     def step(self, dt: float) -> None:
         """Move the oncoming vehicles ``dt`` seconds on."""
-        if len(self) and self.v.any():
-            self.table[:, OS] += self.v * dt
-            self._place()
+        if len(self._moving):
+            _advance(self.table, self._moving, self.v, self.d, dt, self.road)
 
     def near(self, s: float) -> np.ndarray:
         """Rows (K, N_OBJ_COLS) of the vehicles the camera at arc length ``s`` may see."""
         vs = self.table[:, OS]
         return self.table[(vs > s - BEHIND) & (vs < min(s + AHEAD, self.road.length))]
+
+
+def _advance(table, rows, v, d, dt, road: Road) -> None:
+    """Move the vehicles ``rows`` along the road by ``v * dt`` and update their position."""
+    r = road
+    for i in rows:
+        table[i, OS] += v[i] * dt
+        table[i, OX], table[i, OY], _ = pose_of(
+            r.x, r.y, r.heading, r.curvature, table[i, OS], d[i]
+        )
