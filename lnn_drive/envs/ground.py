@@ -261,14 +261,14 @@ class GroundTexture:
         road_rgb = np.asarray(self._colours[1][:3], np.float32)
         for k in self._hits(self._fade_box, x0, y0, size):
             contrast, polys, _ = self._fades[k]
-            q = [np.round(((p - (x0, y0)) / res - 0.5) * 16).astype(np.int32) for p in polys]
+            q = np.round(((polys - (x0, y0)) / res - 0.5) * 16).astype(np.int32)  # (3, P, 2)
             if labels:
                 if contrast == 0.0:
                     cv2.fillPoly(img, q, 2, cv2.LINE_8, 4)
                 continue
             # the polygons' bounding box within the tile (fixed point: 4 fractional bits)
-            lo = np.min([p.min(axis=0) for p in q], axis=0) // 16 - 1
-            hi = np.max([p.max(axis=0) for p in q], axis=0) // 16 + 2
+            lo = q.min(axis=(0, 1)) // 16 - 1
+            hi = q.max(axis=(0, 1)) // 16 + 2
             c0, r0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
             c1, r1 = min(int(hi[0]), t), min(int(hi[1]), t)
             if c0 >= c1 or r0 >= r1:

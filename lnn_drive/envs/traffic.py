@@ -7,6 +7,7 @@ renderer depth-sorts with the roadside objects.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from lnn_drive.envs.config import OBJECT_KINDS
 from lnn_drive.envs.road import Road, pose_of
@@ -96,7 +97,8 @@ class Traffic:
     def step(self, dt: float) -> None:
         """Move the oncoming vehicles ``dt`` seconds on."""
         if len(self._moving):
-            _advance(self.table, self._moving, self.v, self.d, dt, self.road)
+            r = self.road
+            _advance(self.table, self._moving, self.v, self.d, dt, r.x, r.y, r.heading, r.curvature)
 
     def near(self, s: float) -> np.ndarray:
         """Rows (K, N_OBJ_COLS) of the vehicles the camera at arc length ``s`` may see."""
@@ -104,11 +106,11 @@ class Traffic:
         return self.table[(vs > s - BEHIND) & (vs < min(s + AHEAD, self.road.length))]
 
 
-def _advance(table, rows, v, d, dt, road: Road) -> None:
+@njit(cache=True)
+def _advance(table, rows, v, d, dt, xs, ys, hs, ks):  # pragma: no cover - numba
     """Move the vehicles ``rows`` along the road by ``v * dt`` and update their position."""
-    r = road
     for i in rows:
         table[i, OS] += v[i] * dt
-        table[i, OX], table[i, OY], _ = pose_of(
-            r.x, r.y, r.heading, r.curvature, table[i, OS], d[i]
-        )
+        x, y, _ = pose_of(xs, ys, hs, ks, table[i, OS], d[i])
+        table[i, OX] = x
+        table[i, OY] = y
