@@ -27,6 +27,10 @@ from lnn_drive.envs.scenery import N_OBJ_COLS, OB, OG, OH, OKIND, OR, OSEED, OW,
 
 # Rows of the per-row table.
 R_OK, R_LEVEL, R_G, R_LAT0, R_DLAT, R_FOG = range(6)
+#: Extra object-table rows to draw (vehicles), or none.
+Extra = np.ndarray | None
+#: Extra camera (pitch, roll) in rad, or none.
+Tilt = tuple[float, float] | None
 #: Objects farther than this (m) are not drawn (they are sub-pixel and fogged anyway).
 OBJECT_VIEW = 160.0
 #: Objects nearer than this (m, forward) are not drawn (they are beside or behind the camera).
@@ -254,14 +258,7 @@ class Renderer:
         )
 
     def render(
-        self,
-        x: float,
-        y: float,
-        yaw: float,
-        s: float,
-        *,
-        extra: np.ndarray | None = None,
-        tilt: tuple[float, float] | None = None,
+        self, x: float, y: float, yaw: float, s: float, *, extra: Extra = None, tilt: Tilt = None
     ) -> np.ndarray:
         """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``.
 
@@ -277,14 +274,7 @@ class Renderer:
         return rgb if tilt is None else self._tilt(rgb, tilt, cv2.INTER_LINEAR)
 
     def render_labels(
-        self,
-        x: float,
-        y: float,
-        yaw: float,
-        s: float,
-        *,
-        extra: np.ndarray | None = None,
-        tilt: tuple[float, float] | None = None,
+        self, x: float, y: float, yaw: float, s: float, *, extra: Extra = None, tilt: Tilt = None
     ) -> np.ndarray:
         """Semantic labels uint8 (H, W) for the same pose (classes in ``LABEL_CLASSES``)."""
         self.ground.ensure(self.corners, x, y, yaw, labels=True)
