@@ -174,7 +174,7 @@ def test_yaml_profile_equals_python_profile():
 def test_expert_drives_the_hard_profile_without_departures():
     from lnn_drive.envs.expert import drive_expert
 
-    r = drive_expert(PROFILES["hard"], km=1.5, first_seed=10_000)
+    r = drive_expert(EnvConfig.from_profile("hard"), km=1.5, first_seed=10_000)
     assert r["crashes"] == 0 and r["lane_departures"] == 0 and r["departures_1m"] == 0
     assert r["max_abs_offset"] < 0.6
 
@@ -183,5 +183,5 @@ def test_expert_drives_the_hard_profile_without_departures():
 def test_expert_drives_20_km_of_hard_test_roads_without_intervention():
     from lnn_drive.envs.expert import drive_expert
 
-    r = drive_expert(PROFILES["hard"], km=20.0, first_seed=10_000)
+    r = drive_expert(EnvConfig.from_profile("hard"), km=20.0, first_seed=10_000)
     assert r["km"] >= 20.0 and r["crashes"] == 0 and r["departures_1m"] == 0
