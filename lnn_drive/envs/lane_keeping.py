@@ -38,7 +38,10 @@ class LaneKeepingEnv(gym.Env):
     that cast shadows. The agent steers; the task is to stay in the right lane. Each reset
     seed generates a different road and object layout; appearance presets (``summer``,
     ``autumn``, ``winter``, ``dusk``, ``fog``) change colours, lighting and fog, for
-    out-of-distribution tests.
+    out-of-distribution tests. The ``hard`` task profile (``profile="hard"``,
+    ``lnn_drive/LaneKeepingHard-v0``) adds actuation lag and steering noise, a speed of
+    15-20 m/s drawn per episode, sharper bends, faded or missing lane markings, camera
+    pitch/roll jitter, repeated and dropped frames, and parked and oncoming vehicles.
 
     ## Action Space
 
@@ -88,12 +91,17 @@ class LaneKeepingEnv(gym.Env):
     ``on_road`` (bool, within the crash threshold), ``interventions`` (count so far),
     ``intervened`` (bool, this step), ``expert_action`` (the privileged expert's clean
     curvature for the current state, 1/m), ``x``, ``y`` (world position, m), ``s`` (arc
-    length along the road, m) and ``command`` (the executed curvature of the last step).
+    length along the road, m), ``command`` (the executed curvature of the last step),
+    ``speed`` (m/s), the stricter failure notions ``departure_1m`` / ``departures_1m``
+    (``|lateral_offset|`` beyond ``strict_departure``, 1 m: now / excursions so far) and
+    ``lane_departure`` / ``lane_departures`` (beyond ``lane_width / 2``), and
+    ``frame_status`` (0 fresh, 1 the previous frame repeated, 2 a black, dropped frame).
 
     ## Arguments
 
     ``gymnasium.make("lnn_drive/LaneKeeping-v0", render_mode="rgb_array", config=None,
-    **fields)``: ``config`` is an :class:`~lnn_drive.envs.config.EnvConfig`; keyword
+    profile=None, **fields)``: ``config`` is an :class:`~lnn_drive.envs.config.EnvConfig`,
+    ``profile`` the name of a task profile (``"easy"``, ``"hard"``; not both); keyword
     arguments override its fields (``preset="fog"``, ``speed=12.0``, ``crash_mode=
     "intervene"``, ...). Invalid values raise ``ValueError`` naming the field.
     """

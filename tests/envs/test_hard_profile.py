@@ -185,3 +185,14 @@ def test_expert_drives_20_km_of_hard_test_roads_without_intervention():
 
     r = drive_expert(EnvConfig.from_profile("hard"), km=20.0, first_seed=10_000)
     assert r["km"] >= 20.0 and r["crashes"] == 0 and r["departures_1m"] == 0
+
+
+def test_profile_argument_checked():
+    with pytest.raises(ValueError, match="unknown env profile 'medium'"):
+        gym.make("lnn_drive/LaneKeeping-v0", profile="medium")
+    with pytest.raises(ValueError, match="either config or profile"):
+        gym.make("lnn_drive/LaneKeeping-v0", profile="hard", config=EnvConfig())
+    env = gym.make("lnn_drive/LaneKeeping-v0", profile="hard", speed_max=16.0)
+    assert env.unwrapped.config == EnvConfig.from_profile("hard", speed_max=16.0)
+    with pytest.raises(ValueError, match="env.speed_max"):
+        EnvConfig.from_profile("hard", speed_max=12.0)  # below speed
