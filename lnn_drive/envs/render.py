@@ -426,94 +426,6 @@ def _row_half_width(kind, b, ow):  # pragma: no cover - numba
     return ah
 
 
-@njit(cache=True, fastmath=True, inline="always")
-def _object_texel(
-    kind, a, b, tu, tv, seed, ow, oh, r0, g0, b0, light, sparse, lit, trunk, roof, window
-):  # pragma: no cover - numba
-    """Colour of an object at billboard coordinates ``a`` (-1 left .. 1 right) and ``b``
-    (0 base .. 1 top), texture cell ``(tu, tv)``.
-
-    Returns:
-        ``(r, g, b, glow)``; ``r < 0`` where the pixel is not part of the object, ``glow``
-        for lit windows (half the fog).
-    """
-    nz = _hash(tu, tv, seed)
-    cr = -1.0
-    cg = 0.0
-    cb = 0.0
-    glow = False
-    if kind == KIND_TREE:
-        ta = 0.15 / (0.5 * ow)
-        rb = (b - 0.62) / 0.38
-        rr = a * a + rb * rb
-        if rr < 1.0 - 0.3 * _hash(tu >> 1, tv >> 1, seed + 1):
-            if sparse > 0.0 and _hash(tu, tv, seed + 7) < sparse and abs(a) > ta:
-                pass
-            else:
-                sh = 0.7 + 0.35 * (0.5 + 0.5 * rb) + 0.25 * (nz - 0.5) - 0.15 * a
-                cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
-        if cr < 0.0 and abs(a) < ta and b < 0.55:
-            sh = 0.85 + 0.2 * (nz - 0.5)
-            cr, cg, cb = (
-                trunk[0] * light * sh,
-                trunk[1] * light * sh,
-                trunk[2] * light * sh,
-            )
-    elif kind == KIND_CONIFER:
-        if b > 0.1 and abs(a) < (1.0 - b) / 0.9 * (0.85 + 0.15 * _hash(0, tv, seed)):
-            tier = b * oh / 1.2
-            tier -= math.floor(tier)
-            sh = 0.65 + 0.45 * tier + 0.2 * (nz - 0.5) - 0.1 * a
-            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
-        elif b <= 0.1 and abs(a) < 0.1:
-            cr, cg, cb = trunk[0] * light, trunk[1] * light, trunk[2] * light
-    elif kind == KIND_BUSH:
-        if a * a + b * b < 1.0 - 0.35 * _hash(tu >> 1, tv >> 1, seed + 3):
-            sh = 0.7 + 0.4 * b + 0.3 * (nz - 0.5) - 0.1 * a
-            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
-    elif kind == KIND_POLE:
-        sh = 1.05 - 0.35 * (a + 1.0) * 0.5
-        cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
-    elif kind == KIND_VEHICLE:
-        if b < 0.18 and abs(a) > 0.55:  # wheels
-            cr, cg, cb = 25.0 * light, 25.0 * light, 25.0 * light
-        elif b < 0.18:  # under the body
-            cr, cg, cb = 45.0 * light, 45.0 * light, 45.0 * light
-        elif 0.32 < b < 0.42 and abs(a) > 0.72:  # lamps
-            cr, cg, cb = 235.0 * light, 150.0 * light, 50.0 * light
-        elif 0.6 < b < 0.9 and abs(a) < 0.7:  # windows
-            cr, cg, cb = 45.0 * light, 55.0 * light, 65.0 * light
-        else:
-            sh = 0.95 + 0.08 * (nz - 0.5) - (0.12 if b > 0.55 else 0.0)
-            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
-    else:  # building
-        wall_top = 0.8
-        if b < wall_top:
-            nw = max(2.0, math.floor(ow / 3.0))
-            nf = max(1.0, math.floor(oh * wall_top / 3.0))
-            fu = (a + 1.0) * 0.5 * nw
-            fu -= math.floor(fu)
-            fv = b / wall_top * nf
-            fv -= math.floor(fv)
-            if 0.3 < fu < 0.7 and 0.35 < fv < 0.75 and b > 0.12:
-                if lit:
-                    cr, cg, cb = window[0], window[1], window[2]
-                    glow = True
-                else:
-                    cr, cg, cb = window[0] * light, window[1] * light, window[2] * light
-            else:
-                sh = 0.92 + 0.1 * (nz - 0.5)
-                cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
-        elif abs(a) < 1.0 - 0.35 * (b - wall_top) / (1.0 - wall_top):
-            sh = 0.9 + 0.1 * (nz - 0.5)
-            cr, cg, cb = (
-                roof[0] * light * sh,
-                roof[1] * light * sh,
-                roof[2] * light * sh,
-            )
-    return cr, cg, cb, glow
-
-
 @njit(cache=True, fastmath=True)
 def _object_pass(
     out,
@@ -624,10 +536,86 @@ def _object_pass(
                 if a < -1.0 or a > 1.0:
                     continue
                 tu = int((a + 1.0) * ow * 4.0)
-                cr, cg, cb, glow = _object_texel(
-                    kind, a, b, tu, tv, seed, ow, oh, r0, g0, b0, light, crown_sparse,
-                    windows_lit, trunk, roof, window,
-                )  # fmt: skip
+                # the colour of this kind of object here (cr < 0: not part of it), written
+                # out in the pixel loop: as a function returning a tuple it ran 5x slower
+                nz = _hash(tu, tv, seed)
+                cr = -1.0
+                cg = 0.0
+                cb = 0.0
+                glow = False
+                if kind == KIND_TREE:
+                    ta = 0.15 / (0.5 * ow)
+                    rb = (b - 0.62) / 0.38
+                    rr = a * a + rb * rb
+                    if rr < 1.0 - 0.3 * _hash(tu >> 1, tv >> 1, seed + 1):
+                        if (
+                            crown_sparse > 0.0
+                            and _hash(tu, tv, seed + 7) < crown_sparse
+                            and abs(a) > ta
+                        ):
+                            pass
+                        else:
+                            sh = 0.7 + 0.35 * (0.5 + 0.5 * rb) + 0.25 * (nz - 0.5) - 0.15 * a
+                            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                    if cr < 0.0 and abs(a) < ta and b < 0.55:
+                        sh = 0.85 + 0.2 * (nz - 0.5)
+                        cr, cg, cb = (
+                            trunk[0] * light * sh,
+                            trunk[1] * light * sh,
+                            trunk[2] * light * sh,
+                        )
+                elif kind == KIND_CONIFER:
+                    if b > 0.1 and abs(a) < (1.0 - b) / 0.9 * (0.85 + 0.15 * _hash(0, tv, seed)):
+                        tier = b * oh / 1.2
+                        tier -= math.floor(tier)
+                        sh = 0.65 + 0.45 * tier + 0.2 * (nz - 0.5) - 0.1 * a
+                        cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                    elif b <= 0.1 and abs(a) < 0.1:
+                        cr, cg, cb = trunk[0] * light, trunk[1] * light, trunk[2] * light
+                elif kind == KIND_BUSH:
+                    if a * a + b * b < 1.0 - 0.35 * _hash(tu >> 1, tv >> 1, seed + 3):
+                        sh = 0.7 + 0.4 * b + 0.3 * (nz - 0.5) - 0.1 * a
+                        cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                elif kind == KIND_POLE:
+                    sh = 1.05 - 0.35 * (a + 1.0) * 0.5
+                    cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                elif kind == KIND_VEHICLE:
+                    if b < 0.18 and abs(a) > 0.55:  # wheels
+                        cr, cg, cb = 25.0 * light, 25.0 * light, 25.0 * light
+                    elif b < 0.18:  # under the body
+                        cr, cg, cb = 45.0 * light, 45.0 * light, 45.0 * light
+                    elif 0.32 < b < 0.42 and abs(a) > 0.72:  # lamps
+                        cr, cg, cb = 235.0 * light, 150.0 * light, 50.0 * light
+                    elif 0.6 < b < 0.9 and abs(a) < 0.7:  # windows
+                        cr, cg, cb = 45.0 * light, 55.0 * light, 65.0 * light
+                    else:
+                        sh = 0.95 + 0.08 * (nz - 0.5) - (0.12 if b > 0.55 else 0.0)
+                        cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                else:  # building
+                    wall_top = 0.8
+                    if b < wall_top:
+                        nw = max(2.0, math.floor(ow / 3.0))
+                        nf = max(1.0, math.floor(oh * wall_top / 3.0))
+                        fu = (a + 1.0) * 0.5 * nw
+                        fu -= math.floor(fu)
+                        fv = b / wall_top * nf
+                        fv -= math.floor(fv)
+                        if 0.3 < fu < 0.7 and 0.35 < fv < 0.75 and b > 0.12:
+                            if windows_lit:
+                                cr, cg, cb = window[0], window[1], window[2]
+                                glow = True
+                            else:
+                                cr, cg, cb = window[0] * light, window[1] * light, window[2] * light
+                        else:
+                            sh = 0.92 + 0.1 * (nz - 0.5)
+                            cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                    elif abs(a) < 1.0 - 0.35 * (b - wall_top) / (1.0 - wall_top):
+                        sh = 0.9 + 0.1 * (nz - 0.5)
+                        cr, cg, cb = (
+                            roof[0] * light * sh,
+                            roof[1] * light * sh,
+                            roof[2] * light * sh,
+                        )
                 if cr < 0.0:
                     continue
                 if labels:
