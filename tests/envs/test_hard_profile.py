@@ -171,6 +171,19 @@ def test_yaml_profile_equals_python_profile():
     assert set(PROFILES) == {"easy", "hard"}
 
 
+def test_benchmark_hard_experiment_is_the_benchmark_on_the_hard_profile():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        hard_cfg = compose("benchmark", overrides=["experiment=benchmark_hard"])
+        easy_cfg = compose("benchmark")
+    env = OmegaConf.to_container(hard_cfg.env, resolve=True)
+    assert EnvConfig.from_mapping(env) == EnvConfig.from_profile("hard")
+    for key in ("collect", "train", "dagger", "eval", "benchmark"):
+        assert hard_cfg[key] == easy_cfg[key], key
+
+
 def test_expert_drives_the_hard_profile_without_departures():
     from lnn_drive.envs.expert import drive_expert
 
