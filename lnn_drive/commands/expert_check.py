@@ -24,7 +24,8 @@ def run(cfg: DictConfig) -> int:
     print(
         f"expert {env.expert}: {r['km']:.2f} km on {r['episodes']} unseen roads (seeds "
         f"{r['seeds'][0]}..{r['seeds'][1]}), {r['crashes']} crashes, {r['lane_departures']} "
-        f"lane departures, {r['departures_1m']} departures beyond 1 m, |lateral offset| max "
+        f"lane departures, {r['departures_1m']} departures beyond {env.strict_departure:g} m, "
+        f"|lateral offset| max "
         f"{r['max_abs_offset']:.3f} m, mean {r['mean_abs_offset']:.3f} m "
         f"({time.perf_counter() - t0:.0f} s)"
     )
