@@ -216,8 +216,9 @@ class GroundTexture:
             [self._shadows.min(axis=1), self._shadows.max(axis=1)], axis=1
         )
         self._bands = bands
-        self._fades: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self._fades: list[tuple[float, np.ndarray]] = []
         self._fade_box = np.zeros((0, 4))
+        self._fade_owner = np.zeros(0, np.int64)
         self.tiles_drawn = 0
 
     def fade_markings(self, stretches: np.ndarray) -> None:
@@ -230,7 +231,7 @@ class GroundTexture:
         """
         road = self.road
         nx, ny = -np.sin(road.heading), np.cos(road.heading)
-        fades, boxes = [], []
+        fades, boxes, owner = [], [], []
         for s0, s1, contrast in np.asarray(stretches, np.float64).reshape(-1, 3):
             i0 = int(np.clip(s0 / DS, 0, len(road.x) - 1))
             i1 = int(np.clip(s1 / DS, i0 + 1, len(road.x) - 1))
@@ -247,11 +248,19 @@ class GroundTexture:
                     [road.x[sl] + (d1 + 0.05) * nx[sl], road.y[sl] + (d1 + 0.05) * ny[sl]], 1
                 )
                 polys.append(np.concatenate([a, b[::-1]]))
-            pts = np.concatenate(polys)
-            fades.append((float(contrast), np.stack(polys), pts))
-            boxes.append([*pts.min(axis=0), *pts.max(axis=0)])
+            polys = np.stack(polys)  # (3, P, 2)
+            fades.append((float(contrast), polys))
+            # bounding boxes of CHUNK-sample pieces, so that a tile is tested against the
+            # stretch where it passes rather than against the whole stretch's box
+            n = (polys.shape[1] // 2 - 1) // CHUNK + 1
+            for c in range(n):
+                j0, j1 = c * CHUNK, min((c + 1) * CHUNK + 1, polys.shape[1] // 2)
+                piece = np.concatenate([polys[:, j0:j1], polys[:, -j1 : polys.shape[1] - j0]], 1)
+                boxes.append([*piece.min(axis=(0, 1)), *piece.max(axis=(0, 1))])
+                owner.append(len(fades) - 1)
         self._fades = fades
         self._fade_box = np.asarray(boxes, np.float64).reshape(-1, 4)
+        self._fade_owner = np.asarray(owner, np.int64)
 
     def _paint_fades(
         self, img: np.ndarray, x0: float, y0: float, size: float, res: float, *, labels: bool
@@ -259,8 +268,8 @@ class GroundTexture:
         """Paint asphalt over the faded markings crossing a tile (blended by contrast)."""
         t = img.shape[0]
         road_rgb = np.asarray(self._colours[1][:3], np.float32)
-        for k in self._hits(self._fade_box, x0, y0, size):
-            contrast, polys, _ = self._fades[k]
+        for k in np.unique(self._fade_owner[self._hits(self._fade_box, x0, y0, size)]):
+            contrast, polys = self._fades[k]
             q = np.round(((polys - (x0, y0)) / res - 0.5) * 16).astype(np.int32)  # (3, P, 2)
             if labels:
                 if contrast == 0.0:
@@ -275,9 +284,13 @@ class GroundTexture:
                 continue
             mask = np.zeros((r1 - r0, c1 - c0), np.uint8)
             cv2.fillPoly(mask, q, 255, cv2.LINE_AA, 4, offset=(-c0 * 16, -r0 * 16))
-            roi = img[r0:r1, c0:c1, :3]
-            m = mask[..., None].astype(np.float32) * ((1.0 - contrast) / 255.0)
-            roi[...] = np.round(roi + (road_rgb - roi) * m).astype(np.uint8)
+            rows, cols = np.nonzero(mask)  # the thin strips only, not their whole box
+            if len(rows) == 0:
+                continue
+            m = mask[rows, cols, None].astype(np.float32) * ((1.0 - contrast) / 255.0)
+            rows, cols = rows + r0, cols + c0
+            px = img[rows, cols, :3]
+            img[rows, cols, :3] = np.round(px + (road_rgb - px) * m).astype(np.uint8)
 
     # -- drawing -------------------------------------------------------------------
 
