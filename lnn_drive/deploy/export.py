@@ -14,12 +14,14 @@ unfolds, and CT-RNN's Python loop, which it unrolls.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,23 @@ def _atomic_path(path: Path) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's progress prints, INFO logs and upgrade notices (errors still
+    propagate as exceptions)."""
+    loggers = [logging.getLogger(n) for n in ("onnxscript", "onnx_ir", "torch.onnx")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.WARNING)
+        with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, lv in zip(loggers, levels, strict=True):
+            lg.setLevel(lv)
+
+
 def _write_metadata(src: Path, dst: Path, meta: Mapping[str, str]) -> None:
     import onnx
 
@@ -137,8 +156,7 @@ def export_policy(
     frames = torch.zeros(2, c, h, w, dtype=torch.uint8)
     state = torch.zeros(2, policy.state_size)
     batch = torch.export.Dim("batch")
-    with _atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation/upgrade notices
+    with _atomic_path(path) as tmp, _quiet_exporter():
         torch.onnx.export(
             StepGraph(policy),
             (frames, state),
@@ -337,3 +355,15 @@ def export(cfg: ExportConfig) -> dict[str, Any]:
         "max_abs_error": errors,
         "check_frames": 0 if frames is None else min(cfg.check_frames, len(frames)),
     }
+
+
+def export_summary(result: dict[str, Any]) -> str:
+    """The lines ``scripts/export.py`` prints for an :func:`export` result."""
+    lines = []
+    for k, path in result["files"].items():
+        line = f"{k}: {path} ({result['bytes'][k]:,} bytes)"
+        if k in result["max_abs_error"]:
+            err = result["max_abs_error"][k]
+            line += f", max |action - PyTorch| = {err:.2e} over {result['check_frames']} frames"
+        lines.append(line)
+    return "\n".join(lines)

@@ -112,7 +112,8 @@ def conditions(base_preset: str, ecfg: EvalConfig) -> list[Condition]:
 
 
 def load_policy(path: str | Path) -> Any:
-    """Load a :class:`~lnn_drive.models.Policy` from a checkpoint, with a clear error."""
+    """Load a :class:`~lnn_drive.models.Policy` from a checkpoint, or an exported ``.onnx``
+    model as a :class:`~lnn_drive.deploy.OnnxPolicy`, with a clear error."""
     from lnn_drive.models import Policy
 
     p = Path(str(path)).expanduser()
@@ -120,6 +121,10 @@ def load_policy(path: str | Path) -> Any:
         raise ValueError("no checkpoint given (pass checkpoint=path/to/best.pt)")
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint {p} does not exist")
+    if p.suffix == ".onnx":
+        from lnn_drive.deploy.runtime import OnnxPolicy
+
+        return OnnxPolicy(p)
     return Policy.load(p, map_location="cpu")
 
 
