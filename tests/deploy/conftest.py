@@ -52,3 +52,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Policy
         p = small_policy(name)
         out[name] = (p, export_policy(p, root / f"{name}.onnx"))
     return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One intra-op thread: these models are tiny, and on a loaded shared machine a second
+    thread waiting for a core makes every convolution ~10x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -130,3 +130,21 @@ def test_export_is_atomic_on_failure(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="export"):
         export_policy(p, tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_closed_loop_matches_pytorch(exported) -> None:
+    """The exported model drives the same roads as the PyTorch policy, step for step
+    (an untrained policy that steers hard, so there are departures to count)."""
+    from lnn_drive.envs import env_fn
+    from lnn_drive.eval.rollout import run_drives
+
+    policy, path = exported["ncp_ltc"]
+    fn = env_fn({}, height=H, width=W, crash_mode="intervene", max_episode_steps=120)
+    kw = dict(seeds=[3, 4], num_envs=2, vector="sync", noise_variance=0.05, noise_seed=1)
+    ref = run_drives(policy, fn, **kw)
+    ours = run_drives(OnnxPolicy(path), fn, **kw)
+    assert sum(t.interventions for t in ref) > 0
+    for a, b in zip(ref, ours, strict=True):
+        assert a.interventions == b.interventions
+        np.testing.assert_allclose(a.command, b.command, atol=1e-5)
+        np.testing.assert_allclose(a.lateral_offset, b.lateral_offset, atol=1e-4)
