@@ -6,8 +6,11 @@ and ``state`` float32 (B, S) in, ``action`` float32 (B, k) in physical units and
 camera-frame geometry (crop, resize) is declared in the model's metadata and run here with
 OpenCV, as ``lnn_drive.data.Preprocess.geometry`` does in the PyTorch path.
 
-This module imports nothing from torch (a test imports it with torch hidden), so a device
-needs only ``requirements-edge.txt``.
+This module imports nothing from torch (a test imports it with torch hidden) and nothing
+from the rest of ``lnn_drive``, so a device needs only ``requirements-edge.txt`` and this
+one file; OpenCV is imported only when a frame has to be resized (camera frames of another
+size than the model's), which keeps the resident memory of a process that runs the model
+on model-size frames at numpy + onnxruntime.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 #: Metadata keys written by ``lnn_drive.deploy.export``.
@@ -31,7 +33,7 @@ META_CHECKPOINT = "lnn_drive.checkpoint"
 #: Bumped when the graph's inputs/outputs or the metadata change incompatibly.
 EXPORT_FORMAT = 1
 
-_CV_INTERP = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+INTERPOLATIONS = ("area", "linear", "nearest")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,7 +62,7 @@ class FrameGeometry:
             raise ValueError(f"geometry: model size {self.height}x{self.width} must be positive")
         if min(self.crop_top, self.crop_bottom, self.crop_left, self.crop_right) < 0:
             raise ValueError("geometry: crops must be >= 0")
-        if self.interpolation not in _CV_INTERP:
+        if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"geometry: unknown interpolation {self.interpolation!r}")
 
     @classmethod
@@ -95,8 +97,12 @@ class FrameGeometry:
             raise ValueError(f"geometry: the crop leaves nothing of a {h}x{w} frame")
         img = frame[self.crop_top : bottom, self.crop_left : right]
         if img.shape[:2] != (self.height, self.width):
-            size = (self.width, self.height)
-            img = cv2.resize(img, size, interpolation=_CV_INTERP[self.interpolation])
+            import cv2
+
+            flag = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}.get(
+                self.interpolation, cv2.INTER_NEAREST
+            )
+            img = cv2.resize(img, (self.width, self.height), interpolation=flag)
         return np.ascontiguousarray(img.transpose(2, 0, 1))  # (3, h, w)
 
 
@@ -133,6 +139,9 @@ class OnnxPolicy:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # The activations of one step are a few hundred kB: no arena, no memory-pattern
+        # planning (each would hold memory for the process's life for no measurable speed).
+        so.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types
