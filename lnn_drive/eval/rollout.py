@@ -179,6 +179,11 @@ def run_drives(
         for i, d in enumerate(drives):
             d.last_expert = _row(info, "expert_action", i)
         policy.reset(batch_size=n)
+        # A policy that filters its commands on the privileged state (SafetyFilter) reads
+        # it from every info; the frames stay its only other input.
+        observe = getattr(policy, "observe", None)
+        if observe is not None:
+            observe(info)
         step_of_first = 0
         first_seed = seeds[0]
         while any(d is not None for d in drives):
@@ -202,6 +207,8 @@ def run_drives(
                 step_of_first += 1
             obs, _, terminated, truncated, info = envs.step(actions)
             obs = np.array(obs)
+            if observe is not None:
+                observe(info)
             done = np.zeros(n, bool)
             for i, d in enumerate(drives):
                 if d is None:
@@ -248,6 +255,8 @@ def run_drives(
                 for i in np.flatnonzero(mask):
                     if drives[i] is not None:
                         drives[i].last_expert = _row(info2, "expert_action", i)
+                if observe is not None:
+                    observe(info2, mask)
             policy.reset_rows(done)
     finally:
         envs.close()
