@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,42 +38,51 @@ INTERPOLATIONS = ("area", "linear", "nearest")
 
 @dataclass(frozen=True, kw_only=True)
 class FrameGeometry:
-    """The crop + resize of ``Preprocess`` (same fields, same config dict), without torch.
+    """The crop + resize of ``lnn_drive.data.Preprocess``, without torch, built from the
+    ``Preprocess.to_config()`` dict stored in the model's metadata.
 
     Attributes:
-        height, width: Model input size.
-        crop_top, crop_bottom, crop_left, crop_right: Pixels cut from each side first.
-        in_height, in_width: Camera frame size expected (``None``: any).
+        size: Model input (height, width).
+        crop: Pixels cut from the (top, bottom, left, right) of a camera frame first.
+        camera: Camera frame (height, width) expected, ``None``: any.
         interpolation: ``area``, ``linear`` or ``nearest``.
     """
 
-    height: int
-    width: int
-    crop_top: int = 0
-    crop_bottom: int = 0
-    crop_left: int = 0
-    crop_right: int = 0
-    in_height: int | None = None
-    in_width: int | None = None
+    size: tuple[int, int]
+    crop: tuple[int, int, int, int] = (0, 0, 0, 0)
+    camera: tuple[int, int] | None = None
     interpolation: str = "area"
 
     def __post_init__(self) -> None:
-        if min(self.height, self.width) <= 0:
-            raise ValueError(f"geometry: model size {self.height}x{self.width} must be positive")
-        if min(self.crop_top, self.crop_bottom, self.crop_left, self.crop_right) < 0:
-            raise ValueError("geometry: crops must be >= 0")
+        if min(self.size) <= 0 or min(self.crop) < 0:
+            raise ValueError(f"geometry: bad size {self.size} or crop {self.crop}")
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"geometry: unknown interpolation {self.interpolation!r}")
 
     @classmethod
     def from_config(cls, d: Mapping[str, Any]) -> FrameGeometry:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        """From a ``Preprocess.to_config()`` dict."""
+        crop = tuple(int(d.get(f"crop_{k}", 0)) for k in ("top", "bottom", "left", "right"))
+        cam = (d.get("in_height"), d.get("in_width"))
+        return cls(
+            size=(int(d["height"]), int(d["width"])),
+            crop=crop,  # type: ignore[arg-type]
+            camera=None if None in cam else (int(cam[0]), int(cam[1])),
+            interpolation=str(d.get("interpolation", "area")),
+        )
+
+    @property
+    def in_height(self) -> int | None:
+        return None if self.camera is None else self.camera[0]
+
+    @property
+    def in_width(self) -> int | None:
+        return None if self.camera is None else self.camera[1]
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of a frame in model geometry."""
-        return (3, self.height, self.width)
+        return (3, *self.size)
 
     def check_frame(self, frame: np.ndarray, *, what: str = "frame") -> None:
         """Raise ``ValueError`` unless ``frame`` is uint8 RGB (H, W, 3) of the expected size."""
@@ -81,8 +90,8 @@ class FrameGeometry:
         if not ok or frame.shape[2] != 3:
             got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame)
             raise ValueError(f"{what}: expected uint8 RGB of shape (H, W, 3), got {got}")
-        want = (self.in_height or frame.shape[0], self.in_width or frame.shape[1])
-        if frame.shape[:2] != want:
+        want = self.camera or frame.shape[:2]
+        if frame.shape[:2] != tuple(want):
             raise ValueError(
                 f"{what}: size {frame.shape[0]}x{frame.shape[1]} != the {want[0]}x{want[1]} "
                 "this model expects"
@@ -92,17 +101,17 @@ class FrameGeometry:
         """(H, W, 3) uint8 camera frame -> (3, height, width) uint8."""
         self.check_frame(frame)
         h, w = frame.shape[:2]
-        bottom, right = h - self.crop_bottom, w - self.crop_right
-        if bottom <= self.crop_top or right <= self.crop_left:
-            raise ValueError(f"geometry: the crop leaves nothing of a {h}x{w} frame")
-        img = frame[self.crop_top : bottom, self.crop_left : right]
-        if img.shape[:2] != (self.height, self.width):
+        top, bottom, left, right = self.crop
+        if h - bottom <= top or w - right <= left:
+            raise ValueError(f"geometry: the crop {self.crop} leaves nothing of a {h}x{w} frame")
+        img = frame[top : h - bottom, left : w - right]
+        if img.shape[:2] != self.size:
             import cv2
 
             flag = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}.get(
                 self.interpolation, cv2.INTER_NEAREST
             )
-            img = cv2.resize(img, (self.width, self.height), interpolation=flag)
+            img = cv2.resize(img, self.size[::-1], interpolation=flag)
         return np.ascontiguousarray(img.transpose(2, 0, 1))  # (3, h, w)
 
 
@@ -170,30 +179,30 @@ class OnnxPolicy:
             raise ValueError(f"OnnxPolicy.reset: batch_size must be >= 1, got {batch_size}")
         self._hx = np.zeros((int(batch_size), self.state_size), np.float32)
 
+    def _state_for(self, b: int, what: str) -> np.ndarray:
+        """The state for a batch of ``b`` (zeros on first use), or a ``ValueError``."""
+        if self._hx is None:
+            self.reset(b)
+        assert self._hx is not None
+        if len(self._hx) != b:
+            hint = "use act_batch or reset(1)" if what == "act" else f"call reset(batch_size={b})"
+            raise ValueError(f"OnnxPolicy.{what}: the state holds {len(self._hx)} episodes; {hint}")
+        return self._hx
+
     def reset_rows(self, mask: np.ndarray) -> None:
         """Zero the state of rows whose episode ended. mask: (B,) bool."""
         m = np.asarray(mask)
-        if self._hx is None:
-            self.reset(len(m))
-            return
-        if m.dtype != np.bool_ or m.shape != (self._hx.shape[0],):
+        hx = self._state_for(len(m), "reset_rows")
+        if m.dtype != np.bool_ or m.ndim != 1:
             raise ValueError(
-                f"OnnxPolicy.reset_rows: expected a bool mask of shape ({self._hx.shape[0]},), "
-                f"got {m.dtype} {m.shape}"
+                f"OnnxPolicy.reset_rows: expected a (B,) bool mask, got {m.dtype} {m.shape}"
             )
-        self._hx[m] = 0.0
+        hx[m] = 0.0
 
     def step(self, frames_chw: np.ndarray) -> np.ndarray:
         """Frames already in model geometry, uint8 (B, 3, h, w) -> (B, k), carrying the state."""
-        b = frames_chw.shape[0]
-        if self._hx is None:
-            self.reset(b)
-        elif self._hx.shape[0] != b:
-            raise ValueError(
-                f"OnnxPolicy: the state holds {self._hx.shape[0]} episodes, got {b} frames; "
-                f"call reset(batch_size={b})"
-            )
-        feeds = {"frames": np.ascontiguousarray(frames_chw, np.uint8), "state": self._hx}
+        hx = self._state_for(len(frames_chw), "act_batch")
+        feeds = {"frames": np.ascontiguousarray(frames_chw, np.uint8), "state": hx}
         action, self._hx = self.session.run(None, feeds)
         return action
 
@@ -202,22 +211,16 @@ class OnnxPolicy:
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4:
             got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else frames
             raise ValueError(f"OnnxPolicy.act_batch: expected uint8 frames (B, H, W, 3), got {got}")
-        x = np.empty((len(frames), *self.preprocess.output_shape), np.uint8)  # (B, 3, h, w)
-        for i, f in enumerate(frames):
-            x[i] = self.preprocess.geometry(f)
+        x = np.stack([self.preprocess.geometry(f) for f in frames])  # (B, 3, h, w)
         return self.step(x)
 
     def act(self, frame: np.ndarray) -> np.ndarray:
         """One closed-loop step: uint8 (H_in, W_in, 3) camera frame -> (k,) action."""
         self.preprocess.check_frame(frame, what="OnnxPolicy.act: frame")
-        if self._hx is not None and self._hx.shape[0] != 1:
-            raise ValueError(
-                f"OnnxPolicy.act: the state holds {self._hx.shape[0]} episodes; use act_batch or reset(1)"
-            )
+        self._state_for(1, "act")
         return self.act_batch(frame[None])[0]
 
     def neuron_state(self) -> np.ndarray:
-        """Current controller state (B, state_size)."""
-        if self._hx is None:
-            return np.zeros((1, self.state_size), np.float32)
-        return self._hx.copy()
+        """A copy of the controller state (B, state_size); zeros (1, S) before the first step."""
+        hx = self._hx if self._hx is not None else np.zeros((1, self.state_size), np.float32)
+        return hx.copy()

@@ -148,3 +148,25 @@ def test_closed_loop_matches_pytorch(exported) -> None:
         assert a.interventions == b.interventions
         np.testing.assert_allclose(a.command, b.command, atol=1e-5)
         np.testing.assert_allclose(a.lateral_offset, b.lateral_offset, atol=1e-4)
+
+
+@pytest.mark.parametrize("interp", ["area", "linear", "nearest"])
+def test_runtime_geometry_matches_preprocess(interp: str) -> None:
+    from lnn_drive.data import Preprocess
+    from lnn_drive.deploy.runtime import FrameGeometry
+
+    pre = Preprocess(
+        height=30,
+        width=70,
+        crop_top=9,
+        crop_bottom=3,
+        crop_left=5,
+        crop_right=2,
+        interpolation=interp,
+    ).with_input(60, 120)
+    geo = FrameGeometry.from_config(pre.to_config())
+    frame = np.random.default_rng(0).integers(0, 255, (60, 120, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(geo.geometry(frame), pre.geometry(frame))
+    assert (geo.in_height, geo.in_width) == (60, 120) and geo.output_shape == (3, 30, 70)
+    with pytest.raises(ValueError, match="size 60x121"):
+        geo.geometry(np.zeros((60, 121, 3), np.uint8))
