@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ck = None
     if a.checkpoint:
-        from lnn_drive.models import read_checkpoint
+        from lnn_drive.train.checkpoint import read_checkpoint
 
         ck = read_checkpoint(a.checkpoint)
         policy = Policy.load(a.checkpoint)

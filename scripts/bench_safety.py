@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the rows here")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    from lnn_drive.commands.evaluate import load_acting_policy
     from lnn_drive.envs import env_fn
-    from lnn_drive.eval.evaluate import load_policy
     from lnn_drive.eval.rollout import run_drives
     from lnn_drive.models.safety import CBFConfig, SafetyFilter
 
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             name, sep, path = spec.partition("=")
             if not sep:
                 raise ValueError(f"--model {spec!r}: expected name=checkpoint")
-            models[name] = load_policy(path)
-    except (ValueError, FileNotFoundError) as e:
+            models[name] = load_acting_policy(path)
+    except (ValueError, FileNotFoundError) as e:  # CheckpointMismatchError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
     seeds = list(range(a.seed, a.seed + a.roads))

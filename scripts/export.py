@@ -1,18 +1,6 @@
-"""`export`: see conf/export.yaml for options."""
+"""`lnn-drive export`: see lnn_drive/commands/export.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import dataclass_from_cfg, user_errors
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        from lnn_drive.deploy.export import ExportConfig, export, export_summary
-
-        print(export_summary(export(dataclass_from_cfg(ExportConfig, cfg))))
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("export")

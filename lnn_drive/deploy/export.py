@@ -22,7 +22,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lnn_drive import PROJECT_ROOT
 from lnn_drive.deploy.runtime import (
     EXPORT_FORMAT,
     META_CHECKPOINT,
@@ -39,7 +40,7 @@ from lnn_drive.deploy.runtime import (
     META_STATE,
     OnnxPolicy,
 )
-from lnn_drive.models.policy import Policy, _plain, read_checkpoint
+from lnn_drive.models.policy import Policy, _plain
 
 #: Checkpoint entries embedded as metadata (the optimiser state and weights are not).
 CHECKPOINT_KEYS = ("train_state", "data", "train_cfg", "versions")
@@ -287,33 +288,32 @@ def max_onnx_error(policy: Policy, onnx_path: str | os.PathLike, frames_chw: np.
     return float(np.abs(ours - ref[0].numpy()).max())
 
 
+def _sample_log() -> str:
+    return str(PROJECT_ROOT / "data" / "sample")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExportConfig:
-    """What ``export`` writes.
+    """What ``export`` writes (``conf/export.yaml`` lists the same keys).
 
     Attributes:
-        checkpoint: The trained policy's checkpoint (``.pt``).
         out_dir: Folder for ``<name>.fp32.onnx`` (and ``<name>.int8.onnx``).
         int8: Also write the static int8 model.
-        calibration_log: Driving log whose first frames calibrate int8 (required with
-            ``int8``).
+        calibration_log: Driving log whose first frames calibrate int8 and check parity.
         calibration_frames: Frames used for calibration.
         check_frames: Frames of the calibration log over which parity with PyTorch is
             measured and reported (0: skip).
         opset: ONNX opset.
     """
 
-    checkpoint: str
-    out_dir: str
+    out_dir: str = "."
     int8: bool = True
-    calibration_log: str | None = None
+    calibration_log: str | None = field(default_factory=_sample_log)
     calibration_frames: int = 256
     check_frames: int = 200
     opset: int = 18
 
     def __post_init__(self) -> None:
-        if not str(self.checkpoint) or str(self.checkpoint) == "???":
-            raise ValueError("checkpoint: required (checkpoint=path/to/best.pt)")
         if self.int8 and not self.calibration_log:
             raise ValueError("calibration_log: required with int8=true (a driving log folder)")
         if self.calibration_frames < 1:
@@ -324,26 +324,31 @@ class ExportConfig:
             raise ValueError(f"opset must be in [17, 23], got {self.opset}")
 
 
-def export(cfg: ExportConfig) -> dict[str, Any]:
-    """Export a checkpoint: fp32 (+ int8) ONNX files and their measured parity.
+def export(
+    cfg: ExportConfig, policy: Policy, *, checkpoint: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Export a policy: fp32 (+ int8) ONNX files and their measured parity.
+
+    Args:
+        cfg: What to write.
+        policy: The trained policy.
+        checkpoint: The checkpoint dict it was loaded from (its config becomes metadata).
 
     Returns:
         ``{"files": {"fp32": path, "int8": path}, "max_abs_error": {"fp32": e, "int8": e},
         "bytes": {...}, "check_frames": n}``.
     """
-    ck_path = Path(cfg.checkpoint).expanduser()
-    ck = read_checkpoint(ck_path)
-    policy = Policy.load(ck_path)
     frames = None
     if cfg.calibration_log:
         n = max(cfg.calibration_frames, cfg.check_frames)
         frames = calibration_frames(cfg.calibration_log, policy, frames=n)
     out = Path(cfg.out_dir)
-    files = {"fp32": export_policy(policy, out / f"{policy.model_name}.fp32.onnx", checkpoint=ck)}
+    name = policy.model_name
+    files = {"fp32": export_policy(policy, out / f"{name}.fp32.onnx", checkpoint=checkpoint)}
     if cfg.int8:
         assert frames is not None  # checked in ExportConfig
         files["int8"] = quantize_int8(
-            files["fp32"], out / f"{policy.model_name}.int8.onnx", frames[: cfg.calibration_frames]
+            files["fp32"], out / f"{name}.int8.onnx", frames[: cfg.calibration_frames]
         )
     errors: dict[str, float] = {}
     if frames is not None and cfg.check_frames:

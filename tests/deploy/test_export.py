@@ -170,3 +170,25 @@ def test_runtime_geometry_matches_preprocess(interp: str) -> None:
     assert (geo.in_height, geo.in_width) == (60, 120) and geo.output_shape == (3, 30, 70)
     with pytest.raises(ValueError, match="size 60x121"):
         geo.geometry(np.zeros((60, 121, 3), np.uint8))
+
+
+def test_export_command_writes_both_models_and_reports_parity(tmp_path: Path, capsys) -> None:
+    from lnn_drive.commands import main
+    from lnn_drive.data import Preprocess
+    from lnn_drive.models import Policy
+    from lnn_drive.models.config import ModelConfig
+    from lnn_drive.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    p = Policy(model_cfg=ModelConfig(), preprocess=Preprocess(), output_names=["steering"])
+    ck = save_checkpoint(tmp_path / "best.pt", policy=p)
+    out = tmp_path / "onnx"
+    argv = ["export", f"hydra.run.dir={tmp_path}/run", f"checkpoint={ck}", f"out_dir={out}"]
+    assert main([*argv, "calibration_frames=16", "check_frames=20"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["fp32", "int8"]
+    assert "over 20 frames" in lines[0]
+    rt = OnnxPolicy(out / f"{p.model_name}.int8.onnx")
+    assert rt.precision == "int8" and "train_state" in rt.metadata["lnn_drive.checkpoint"]
+    assert main([*argv, "calibration_log=/nonexistent/log"]) == 2
+    assert "/nonexistent/log" in capsys.readouterr().err
