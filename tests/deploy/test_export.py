@@ -34,7 +34,10 @@ def test_fp32_parity_over_a_carried_state_sequence(name: str, exported) -> None:
 @pytest.mark.parametrize("name", ["ncp_ltc", "lstm", "feedforward"])
 def test_dynamic_batch_and_reset_rows(name: str, exported) -> None:
     policy, path = exported[name]
+    from lnn_drive.protocols import InspectablePolicy, PolicyProtocol
+
     rt = OnnxPolicy(path)
+    assert isinstance(rt, PolicyProtocol) and not isinstance(rt, InspectablePolicy)
     assert rt.state_size == policy.state_size and rt.precision == "fp32"
     seq = frame_sequence(9).reshape(3, 3, 3, H, W)  # (T, B, 3, H, W)
     raw = seq.transpose(0, 1, 3, 4, 2).copy()  # (T, B, H, W, 3) camera frames

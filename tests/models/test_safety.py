@@ -149,6 +149,9 @@ def test_filter_removes_every_lane_departure_in_the_simulator() -> None:
     kw = dict(seeds=[11, 12, 13], num_envs=3, vector="sync")
     bad = run_drives(BadPolicy(0), fn, **kw)
     safe_policy = SafetyFilter(BadPolicy(0), CBFConfig())
+    from lnn_drive.protocols import PolicyProtocol
+
+    assert isinstance(safe_policy, PolicyProtocol)
     safe = run_drives(safe_policy, fn, **kw)
     assert sum(t.interventions for t in bad) >= 3
     assert sum(t.interventions for t in safe) == 0
