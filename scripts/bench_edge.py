@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| runtime (batch 1, 1 thread) | ms/step (median) | vs eager |")
     print("| --- | ---: | ---: |")
     for k, v in ms.items():
-        print(f"| {k} | {v:.3f} | {ref / v:.2f}x faster |")
+        print(f"| {k} | {v:.3f} | {ref / v:.2f}x |")
 
     # ---------------------------------------------------------------- memory, size, MACs
     rss_ort = peak_rss_mb(_RSS_CHILD, int8, 500)
