@@ -196,10 +196,13 @@ class _CalibrationReader:
         self.fp32.reset(1)
 
 
-#: Operators quantised to int8. The convolutions hold ~99% of the multiply-accumulates; the
-#: per-map dense layers, the recurrent cell and the output scaling stay fp32 (quantising
-#: the cell's state feedback accumulates error over a drive).
-INT8_OPS = ("Conv",)
+#: Operators quantised to int8: the convolutions (~99% of the multiply-accumulates) and
+#: their ReLUs, so that ONNX Runtime fuses each Conv+ReLU and the activations stay int8
+#: from one convolution to the next (measured: 9% faster than convolutions alone, and a
+#: smaller action error). The per-map dense layers, the recurrent cell and the output
+#: scaling stay fp32 (quantising them was no faster and 5x the error; quantising the
+#: cell's state feedback would accumulate error over a drive).
+INT8_OPS = ("Conv", "Relu")
 
 
 def quantize_int8(
