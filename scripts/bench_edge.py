@@ -292,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"- ONNX int8: max |action - PyTorch| = {e8:.2e} 1/m ({e8 / scale:.2%} of max |action|)"
         )
+        print(f"- FastActor int8 (for comparison): {e_fa8:.2e} 1/m")
         result["parity"] = {
             "frames": len(seq),
             "fp32": e32,
