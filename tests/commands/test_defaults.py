@@ -87,6 +87,22 @@ def test_model_group_equals_its_file(model: str) -> None:
     assert dataclasses.asdict(model_config_named(model))["name"] == model
 
 
+@pytest.mark.parametrize(
+    ("name", "required"),
+    [("import_udacity", ["log_dir=x"]), ("import_video", ["video=x", "controls=y"])],
+)
+def test_importer_defaults_equal_the_cli(name: str, required: list[str]) -> None:
+    from lnn_drive.data.importers import UdacityImportConfig, VideoImportConfig
+
+    cls = {"import_udacity": UdacityImportConfig, "import_video": VideoImportConfig}[name]
+    got = to_dataclass(cls, _job(name, *required), ignore=("paths", "task_name"))
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            assert getattr(got, f.name) == f.default, f.name
+        elif f.default_factory is not dataclasses.MISSING:
+            assert getattr(got, f.name) == f.default_factory(), f.name
+
+
 def test_export_defaults_equal_the_cli() -> None:
     from lnn_drive.commands.export import export_config
     from lnn_drive.deploy.export import ExportConfig
