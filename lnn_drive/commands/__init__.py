@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",
     "expert-check": "lnn_drive.commands.expert_check",
+    "export": "lnn_drive.commands.export",
 }
 
 #: Exit status of a user mistake (bad option, bad input file).

@@ -171,8 +171,10 @@ def _refill(
     done: np.ndarray,
     queue: list[int],
     new_drive: Callable[[int], _Drive],
+    observe: Callable[..., None] | None = None,
 ) -> None:
-    """Reset the finished slots onto the next road seeds (in place in ``obs``/``drives``)."""
+    """Reset the finished slots onto the next road seeds (in place in ``obs``/``drives``);
+    ``observe(info, mask)`` hands the reset slots' info to a policy that reads it."""
     n = len(drives)
     mask = np.zeros(n, bool)
     next_seeds: list[int | None] = [None] * n
@@ -194,6 +196,8 @@ def _refill(
         for i in np.flatnonzero(mask):
             if drives[i] is not None:
                 drives[i].last_expert = _row(info2, "expert_action", i)
+        if observe is not None:
+            observe(info2, mask)
 
 
 def run_drives(
@@ -271,6 +275,11 @@ def run_drives(
         for i, d in enumerate(drives):
             d.last_expert = _row(info, "expert_action", i)
         policy.reset(batch_size=n)
+        # A policy that filters its commands on the privileged state (SafetyFilter) reads
+        # it from every info; the frames stay its only other input.
+        observe = getattr(policy, "observe", None)
+        if observe is not None:
+            observe(info)
         step_of_first = 0
         while any(d is not None for d in drives):
             frames = _noisy_frames(obs, drives, std)
@@ -280,10 +289,12 @@ def run_drives(
                 step_of_first += 1
             obs, _, terminated, truncated, info = envs.step(actions)
             obs = np.array(obs)
+            if observe is not None:
+                observe(info)
             ended = np.asarray(terminated) | np.asarray(truncated)
             done = _record_step(drives, actions, info, ended, np.asarray(terminated), finish=finish)
             if done.any():
-                _refill(envs, obs, drives, done, queue, new_drive)
+                _refill(envs, obs, drives, done, queue, new_drive, observe)
                 policy.reset_rows(done)
     finally:
         envs.close()
