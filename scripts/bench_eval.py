@@ -27,9 +27,7 @@ import argparse
 import platform
 import statistics
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
@@ -100,7 +98,12 @@ def main() -> None:
             timings: dict[str, float] = {}
             t0 = time.perf_counter()
             traces = run_drives_parallel(
-                policy, fn, seeds=seeds_fast, workers=w, num_envs=n, precision=prec,
+                policy,
+                fn,
+                seeds=seeds_fast,
+                workers=w,
+                num_envs=n,
+                precision=prec,
                 timings=timings,
             )
             wall = time.perf_counter() - t0

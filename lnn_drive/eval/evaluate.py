@@ -32,7 +32,6 @@ from lnn_drive.eval.report import (
 )
 from lnn_drive.eval.rollout import RolloutError, check_compatible, run_drives
 
-
 #: Road of the int8 calibration frames (a training-collection seed, never evaluated on).
 CALIBRATION_ROAD = 0
 
