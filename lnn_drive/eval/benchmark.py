@@ -9,11 +9,11 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,17 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from lnn_drive.cli import compose_config
-from lnn_drive.eval.evaluate import EvalConfig, evaluate_policy, load_policy
+from lnn_drive.eval.evaluate import EvalConfig, conditions, evaluate_policy, load_policy
+from lnn_drive.eval.provenance import (
+    ResultKey,
+    ResultStore,
+    RoadRanges,
+    StaleResultError,
+    code_version,
+    config_hash,
+    parse_shard,
+    shard_items,
+)
 from lnn_drive.eval.report import write_json
 
 #: Display names, in the paper's order.
@@ -51,6 +61,15 @@ class BenchmarkConfig:
         report: Where the Markdown report goes (plots beside it).
         train_procs: Data-parallel local processes per training run, one thread each
             (``lnn_drive.train.launch.train_local``; 1: in-process).
+        shard: ``i/n``: run only the i-th of n deterministic parts of the (model, seed)
+            runs (``lnn_drive.eval.provenance.shard_items``); empty: all.
+        results_dir: Where per-(model, seed, condition) result JSONs with provenance go
+            (commit them, e.g. ``docs/results/<name>``); empty: ``<out_dir>/results``.
+        rerun_stale: Recompute (and overwrite) results made by another config or code
+            version instead of stopping with an error; they are never reused.
+        roads: Road seed ranges (``test_start``, ``test_count``, ``val_start``,
+            ``val_count``; :class:`~lnn_drive.eval.provenance.RoadRanges`); evaluation
+            drives the test roads.
     """
 
     models: list[str] = field(default_factory=lambda: list(MODEL_NAMES))
@@ -62,6 +81,10 @@ class BenchmarkConfig:
     collect_overrides: list[str] = field(default_factory=list)
     train_procs: int = 1
     report: str = ""
+    shard: str = ""
+    results_dir: str = ""
+    rerun_stale: bool = False
+    roads: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -70,10 +93,19 @@ class BenchmarkConfig:
             raise ValueError("benchmark.seeds is empty")
         if self.train_procs < 1:
             raise ValueError(f"benchmark.train_procs must be >= 1, got {self.train_procs}")
+        parse_shard(self.shard)
+        _ = self.road_ranges  # validates
         for m in [*self.models, *self.dagger_models]:
             if not (_conf_dir() / "model" / f"{m}.yaml").is_file():
                 known = sorted(p.stem for p in (_conf_dir() / "model").glob("*.yaml"))
                 raise ValueError(f"benchmark: unknown model {m!r}; known: {', '.join(known)}")
+
+    @property
+    def road_ranges(self) -> RoadRanges:
+        try:
+            return RoadRanges(**self.roads)
+        except TypeError as e:
+            raise ValueError(f"benchmark.roads: {e}") from e
 
 
 def _conf_dir() -> Path:
@@ -131,13 +163,49 @@ def run_one(
     ecfg: EvalConfig,
     dagger: bool = False,
     train_fn: Callable[[DictConfig], dict[str, Any]] | None = None,
+    store: ResultStore | None = None,
+    rerun_stale: bool = False,
 ) -> dict[str, Any]:
-    """Train one model with one seed, evaluate it in every condition; cached as JSON."""
+    """Train one model with one seed, evaluate it in every condition.
+
+    Each condition's result is stored in ``store`` (default ``<out>/results``) keyed by
+    the hash of the full configuration and the code version; a complete, fresh set is
+    returned without rerunning, a stale one raises :class:`StaleResultError` (or is
+    recomputed with ``rerun_stale``), never reused."""
     tag = f"{model}{'+dagger' if dagger else ''}/seed{seed}"
     run_dir = out / "runs" / tag
-    done = run_dir / "result.json"
-    if done.is_file():
-        return json.loads(done.read_text())
+    store = store or ResultStore(out / "results")
+    name = model + ("+dagger" if dagger else "")
+    full_cfg = {
+        "model": model,
+        "dagger": dagger,
+        "seed": seed,
+        "train_overrides": list(overrides),
+        "data": _data_identity(data_root),
+        "env": env_cfg,
+        "eval": {k: v for k, v in asdict(ecfg).items() if k not in ("progress", "video")},
+    }
+    version = code_version()
+    cond_names = [c.name for c in conditions(str(env_cfg.get("preset", "summer")), ecfg)]
+    keys = {
+        c: ResultKey(
+            model=name,
+            seed=seed,
+            condition=c,
+            config_hash=config_hash({**full_cfg, "condition": c}),
+            code=version["code"],
+        )
+        for c in cond_names
+    }
+    try:
+        stored = {c: store.load(k) for c, k in keys.items()}
+    except StaleResultError:
+        if not rerun_stale:
+            raise
+        stored = {}
+    if stored and all(v is not None for v in stored.values()):
+        first = next(iter(stored.values()))
+        return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
     tcfg = compose_config(
         "dagger" if dagger else "train",
         [
@@ -171,8 +239,23 @@ def run_one(
         "summary": model_summary(policy),
         "metrics": ev["metrics"],
     }
-    write_json(result, done)
+    run_info = {k: v for k, v in result.items() if k != "metrics"}
+    for c, k in keys.items():
+        store.save(
+            k,
+            {"run": run_info, "metrics": ev["metrics"][c]},
+            config={**full_cfg, "condition": c},
+            commit=version["commit"],
+        )
+    write_json(result, run_dir / "result.json")
     return result
+
+
+def _data_identity(data_root: str) -> dict[str, Any]:
+    """The training data as config: its path and the hash of its ``dataset.json``."""
+    meta = Path(data_root) / "dataset.json"
+    digest = hashlib.sha256(meta.read_bytes()).hexdigest()[:16] if meta.is_file() else None
+    return {"root": str(data_root), "dataset_json": digest}
 
 
 def _fig4(results: dict[str, list[dict[str, Any]]], conds: list[str], path: Path) -> Path:
@@ -343,8 +426,11 @@ def benchmark(cfg: DictConfig, *, train_fn: Callable | None = None) -> dict[str,
     raw = OmegaConf.to_container(cfg.benchmark, resolve=True)
     bcfg = BenchmarkConfig(**raw)
     ecfg = EvalConfig.from_cfg(cfg.eval)
+    if bcfg.roads:  # evaluation drives the declared test roads
+        ecfg = replace(ecfg, seed=bcfg.road_ranges.test_start)
     env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
     out = Path(cfg.out_dir)
+    store = ResultStore(bcfg.results_dir or out / "results")
     t0 = time.perf_counter()
     data_root = collect_data(bcfg, out)
     results: dict[str, list[dict[str, Any]]] = {}
@@ -355,9 +441,14 @@ def benchmark(cfg: DictConfig, *, train_fn: Callable | None = None) -> dict[str,
 
         train_fn = partial(train_local, nproc=bcfg.train_procs, threads_per_proc=1)
     jobs = [(m, False) for m in bcfg.models] + [(m, True) for m in bcfg.dagger_models]
+    runs = [(m, d, s) for m, d in jobs for s in bcfg.seeds]
+    mine = shard_items(runs, bcfg.shard)
     for model, dag in jobs:
         name = MODEL_NAMES.get(model, model) + (" + DAgger" if dag else "")
         over = [*bcfg.train_overrides, *(bcfg.dagger_overrides if dag else [])]
+        todo = [s for s in bcfg.seeds if (model, dag, s) in mine]
+        if not todo:
+            continue
         results[name] = [
             run_one(
                 model=model,
@@ -369,10 +460,15 @@ def benchmark(cfg: DictConfig, *, train_fn: Callable | None = None) -> dict[str,
                 ecfg=ecfg,
                 dagger=dag,
                 train_fn=train_fn,
+                store=store,
+                rerun_stale=bcfg.rerun_stale,
             )
-            for s in bcfg.seeds
+            for s in todo
         ]
-        print(f"benchmark: {name} done ({len(bcfg.seeds)} seeds)", flush=True)
+        print(f"benchmark: {name} done ({len(todo)} seeds)", flush=True)
+    if parse_shard(bcfg.shard)[1] > 1:
+        print(f"benchmark: shard {bcfg.shard} done ({len(mine)} of {len(runs)} runs): {store.root}")
+        return {"report": None, "results": results, "data_root": data_root}
     report = Path(bcfg.report) if bcfg.report else out / "benchmark.md"
     path = write_report(
         results,
