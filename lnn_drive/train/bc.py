@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnn_drive.cli import dataclass_from_cfg
 from lnn_drive.data.dataset import SequenceDataset, build_datasets
 from lnn_drive.models.policy import Policy
+from lnn_drive.train.amp import AMP_SETTINGS, resolve_amp
 from lnn_drive.train.checkpoint import (
     TrainState,
     check_compatible,
@@ -80,7 +81,7 @@ class TrainConfig:
     resume: bool | str = True
     threads: int | None = None
     device: str = "auto"
-    amp: bool = False
+    amp: bool | str = "auto"
     compile: bool = False
     progress: bool = True
     log_every: int = 10
@@ -110,6 +111,8 @@ class TrainConfig:
             bad("clip_norm", "must be > 0 or null")
         if self.patience is not None and self.patience < 1:
             bad("patience", "must be >= 1 or null")
+        if self.amp not in AMP_SETTINGS and str(self.amp).lower() not in ("true", "false"):
+            bad("amp", "must be true, false or auto")
 
     @classmethod
     def from_cfg(cls, cfg: Any) -> TrainConfig:
@@ -381,6 +384,7 @@ def _train(
     )
     mean, std = policy.output_mean, policy.output_std
     amp_dtype = torch.bfloat16
+    use_amp = resolve_amp(tc.amp, info.device.type)
     budget_s = None if tc.max_minutes is None else 60.0 * tc.max_minutes
     t_start = time.perf_counter() - state.elapsed_s
     frames_seen, t_rate = 0, time.perf_counter()
@@ -447,7 +451,7 @@ def _train(
                 y.to(info.device, non_blocking=True),
             )
             z = (y - mean) / std  # (B, T, k) standardised targets
-            with torch.autocast(info.device.type, dtype=amp_dtype, enabled=tc.amp):
+            with torch.autocast(info.device.type, dtype=amp_dtype, enabled=use_amp):
                 pred = module(frames)
             loss = weighted_mse(pred.float(), z, tc.alpha)
             if not torch.isfinite(loss):
