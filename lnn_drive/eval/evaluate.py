@@ -70,7 +70,7 @@ class EvalConfig:
     vector: str = "inprocess"
     actor: str = "fast"
     precision: str = "int8"
-    workers: int = 2
+    workers: int = 1
     crash_mode: str = "intervene"
     noise_variances: list[float] = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
