@@ -33,6 +33,7 @@ from lnn_drive.eval.provenance import (
     shard_items,
 )
 from lnn_drive.eval.report import write_json
+from lnn_drive.eval.stats import statistics_section
 
 #: Display names, in the paper's order.
 MODEL_NAMES = {
@@ -368,7 +369,10 @@ def write_report(
             _pm([r["metrics"][c]["interventions_per_km"] for r in runs], "{:.2f}") for c in conds
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", f"![robustness]({fig.name})", "", "## How the NCP compares", ""]
+    ref = next((n for n in results if n.startswith("NCP (CfC)")), next(iter(results)))
+    lines += ["", f"![robustness]({fig.name})", ""]
+    lines += statistics_section(results, conds, reference=ref)
+    lines += ["## How the NCP compares", ""]
     lines += _verdict(results, conds)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -237,6 +237,59 @@ def comparison_table(results: Sequence[SeedResult], *, reference: str = "ncp_cfc
     return "\n".join(lines)
 
 
+def seed_results(
+    runs_by_model: dict[str, list[dict]], conditions: Sequence[str]
+) -> list[SeedResult]:
+    """:class:`SeedResult` rows from benchmark runs (``{model: [run, ...]}``, each run with
+    ``seed`` and ``metrics[condition]`` holding ``interventions``, ``distance_km`` and
+    ``elapsed_s``); runs without those keys are skipped."""
+    out = []
+    for model, runs in runs_by_model.items():
+        for i, run in enumerate(runs):
+            for c in conditions:
+                m = run.get("metrics", {}).get(c, {})
+                if not {"interventions", "distance_km", "elapsed_s"} <= set(m):
+                    continue
+                out.append(
+                    SeedResult(
+                        model=model,
+                        seed=int(run.get("seed", i)),
+                        condition=c,
+                        interventions=int(m["interventions"]),
+                        km=float(m["distance_km"]),
+                        elapsed_s=float(m["elapsed_s"]),
+                    )
+                )
+    return out
+
+
+def statistics_section(
+    runs_by_model: dict[str, list[dict]], conditions: Sequence[str], *, reference: str
+) -> list[str]:
+    """Markdown lines of the benchmark report's statistics: the comparison of
+    ``reference`` with every other model, then the per-seed table (empty if the runs do
+    not carry counts)."""
+    rows = seed_results(runs_by_model, conditions)
+    if not rows or reference not in {r.model for r in rows}:
+        return []
+    return [
+        "## Statistics: interventions/km with exact 95% intervals, tests against " + reference,
+        "",
+        "Intervals: Garwood (exact Poisson). Seed-level p: exact two-sided permutation test on "
+        "per-seed rates (the training seed is the unit of replication; primary). Pooled p: "
+        "conditional binomial test on the pooled counts, valid only where seeds do not differ "
+        "(dispersion p large). Detectable difference: smallest increase over the lower rate "
+        "detectable at 80% power, alpha 0.05, with this run's kilometres.",
+        "",
+        comparison_table(rows, reference=reference),
+        "",
+        "Per seed (autonomy unclamped):",
+        "",
+        per_seed_table(rows),
+        "",
+    ]
+
+
 __all__ = [
     "RateCI",
     "SeedResult",
@@ -249,5 +302,7 @@ __all__ = [
     "poisson_rate_test",
     "required_exposure",
     "seed_permutation_test",
+    "seed_results",
+    "statistics_section",
     "wilson_interval",
 ]
