@@ -10,7 +10,9 @@ environment's frames and checked against the eager policy).
 Both drive the same roads (intervene mode, the benchmark's protocol) in alternating
 rounds; the table gives medians over rounds of closed-loop policy steps per second, end to
 end (process start, compilation and calibration included) and for the drive loop alone,
-and the ratio to today's path. Accuracy: the largest |fast - eager| action (a) on a
+and the ratio to today's path, plus closed-loop steps per CPU-second (all processes'
+user + system time), which a shared, overloaded machine distorts much less than wall time
+(under contention a path with more processes gets a larger share of the CPUs). Accuracy: the largest |fast - eager| action (a) on a
 shuffled-batch frame sequence and (b) in closed loop, the eager policy shadowing the fast
 actor on the very frames it drove on.
 
@@ -25,6 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import platform
+import resource
 import statistics
 import time
 
@@ -87,12 +90,26 @@ def main() -> None:
 
     rows: dict[str, dict[str, list[float]]] = {}
 
-    def record(name: str, steps: int, wall: float, loop: float | None) -> None:
-        r = rows.setdefault(name, {"e2e": [], "loop": []})
+    def cpu_s() -> float:
+        """CPU seconds used so far by this process and its reaped children (simulator and
+        worker processes are reaped when each path closes them)."""
+        a, b = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    def record(name: str, steps: int, wall: float, loop: float | None, cpu: float) -> None:
+        r = rows.setdefault(name, {"e2e": [], "loop": [], "cpu": []})
         r["e2e"].append(steps / wall)
+        r["cpu"].append(steps / cpu)
         if loop is not None:
             r["loop"].append(steps / loop)
-        print(f"  {name}: {steps} steps in {wall:.2f} s ({steps / wall:.0f} steps/s)", flush=True)
+        print(
+            f"  {name}: {steps} steps in {wall:.2f} s ({steps / wall:.0f} steps/s, "
+            f"{steps / cpu:.0f} steps per CPU-second)",
+            flush=True,
+        )
 
     fast_variants = [(args.workers, args.envs, args.precision)]
     if args.workers != 1:
@@ -105,13 +122,14 @@ def main() -> None:
             ("today + two-pass standardise", Preprocess.standardise),
         ):
             Policy.standardise = staticmethod(std)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_s()
             traces = run_drives(policy, fn, seeds=seeds_today, num_envs=2, vector="async")
-            record(name, sum(t.steps for t in traces), time.perf_counter() - t0, None)
+            wall = time.perf_counter() - t0
+            record(name, sum(t.steps for t in traces), wall, None, cpu_s() - c0)
         Policy.standardise = staticmethod(Preprocess.standardise)
         for w, n, prec in fast_variants:
             timings: dict[str, float] = {}
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_s()
             traces = run_drives_parallel(
                 policy,
                 fn,
@@ -123,7 +141,7 @@ def main() -> None:
             )
             wall = time.perf_counter() - t0
             name = f"fast: {w} worker(s) x {n} in-process envs, batched FastActor {prec}"
-            record(name, sum(t.steps for t in traces), wall, timings["loop_s"])
+            record(name, sum(t.steps for t in traces), wall, timings["loop_s"], cpu_s() - c0)
 
     # accuracy: open loop on expert-driven frames, then closed loop shadowed by the eager policy
     torch.set_num_threads(1)
@@ -140,12 +158,18 @@ def main() -> None:
     )
     print(f"policy: {args.checkpoint or args.model + ' (untrained)'}; drives of {args.steps} steps")
     print()
-    print("| path | steps/s end to end | vs today | steps/s drive loop |")
-    print("| --- | ---: | ---: | ---: |")
+    ref_cpu = statistics.median(rows["today: eager Policy, AsyncVectorEnv x2"]["cpu"])
+    print(
+        "| path | steps/s end to end | vs today | steps/s drive loop | steps per CPU-second "
+        "| vs today |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows.items():
-        e2e = statistics.median(r["e2e"])
+        e2e, cpu = statistics.median(r["e2e"]), statistics.median(r["cpu"])
         loop = f"{statistics.median(r['loop']):.0f}" if r["loop"] else "-"
-        print(f"| {name} | {e2e:.0f} | {e2e / ref:.2f}x | {loop} |")
+        print(
+            f"| {name} | {e2e:.0f} | {e2e / ref:.2f}x | {loop} | {cpu:.0f} | {cpu / ref_cpu:.2f}x |"
+        )
     print()
     print(
         f"max |fast - eager| action ({args.precision}): {actor.max_error:.1e} on expert-driven "
