@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# workers as direct children (not forkserver grandchildren), so their CPU time is counted
+os.environ.setdefault("LNN_DRIVE_MP_START", "spawn")
 
 import argparse
 import platform
