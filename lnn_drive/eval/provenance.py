@@ -36,8 +36,9 @@ from typing import Any
 TUNED_ROADS = range(10_000, 20_000)
 
 
-class StaleResultError(RuntimeError):
-    """A stored result was produced by another config or code version (refused)."""
+class StaleResultError(ValueError):
+    """A stored result was produced by another config or code version (refused; a
+    ``ValueError`` so the command prints one ``error: ...`` line and exits with status 2)."""
 
 
 @dataclass(frozen=True, kw_only=True)
