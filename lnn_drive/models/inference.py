@@ -118,6 +118,9 @@ class FastActor:
             maps = maps.to(memory_format=torch.channels_last)
         self._module = _Step(policy, maps).eval()
         self._graphs: dict[int, torch.jit.ScriptModule] = {}
+        #: Largest action difference to the eager policy, where a check measured it
+        #: (``lnn_drive.eval.batched.fast_actor``).
+        self.max_error: float | None = None
         self.reset()
 
     def _graph(self, batch: int) -> torch.jit.ScriptModule:
