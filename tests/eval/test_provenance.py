@@ -105,3 +105,72 @@ def test_road_ranges_are_disjoint_and_untuned() -> None:
         RoadRanges(test_start=100_050)
     with pytest.raises(ValueError, match="training"):
         RoadRanges(val_start=500, val_count=10)
+
+
+def test_benchmark_options_from_the_command_line() -> None:
+    from lnn_drive.commands.config import compose, to_dataclass
+    from lnn_drive.eval.benchmark import BenchmarkConfig
+
+    job = compose(
+        "benchmark",
+        [
+            "hydra.run.dir=/tmp/unused",
+            "benchmark.shard=2/3",
+            "benchmark.roads.test_start=300000",
+            "benchmark.rerun_stale=true",
+        ],
+    )[0]
+    b = to_dataclass(BenchmarkConfig, job.benchmark, where="benchmark.")
+    assert b.shard == "2/3" and b.rerun_stale
+    assert isinstance(b.roads, RoadRanges) and b.roads.test.start == 300000
+    with pytest.raises(ValueError, match="benchmark.shard"):
+        BenchmarkConfig(shard="4/3")
+    with pytest.raises(ValueError, match="tuned"):
+        BenchmarkConfig(roads={"test_start": 10_500})
+
+
+def test_benchmark_run_reuses_fresh_results_and_refuses_stale_ones(tmp_path: Path) -> None:
+    import dataclasses
+
+    from lnn_drive.data import DataConfig
+    from lnn_drive.envs.collect import CollectConfig
+    from lnn_drive.envs.config import EnvConfig
+    from lnn_drive.eval.benchmark import BenchmarkRecipe, run_one
+    from lnn_drive.eval.evaluate import EvalConfig
+    from lnn_drive.models.config import ModelConfig
+    from lnn_drive.train import TrainConfig
+    from lnn_drive.train.checkpoint import save_checkpoint
+    from lnn_drive.train.dagger import DaggerConfig
+    from tests.models.test_models import make_policy
+
+    calls = []
+
+    def train_fn(tc, *, data, model, run_dir):  # stands in for training: a fixed checkpoint
+        calls.append(tc.lr)
+        path = save_checkpoint(Path(run_dir) / "best.pt", policy=make_policy("ncp_cfc"))
+        return {"best_checkpoint": str(path), "val_loss": 0.5, "steps": 1}
+
+    recipe = BenchmarkRecipe(
+        models={"ncp_cfc": ModelConfig()},
+        train=TrainConfig(),
+        data=DataConfig(),
+        dagger=DaggerConfig(),
+        collect=CollectConfig(out=str(tmp_path / "logs")),
+        env=EnvConfig(),
+        eval=EvalConfig(
+            distance_km=0.01, drive_steps=5, actor="eager", video=False, progress=False
+        ),
+    )
+    store = ResultStore(tmp_path / "results")
+    kw = dict(model="ncp_cfc", seed=0, data_root=str(tmp_path), out=tmp_path, store=store)
+    first = run_one(recipe=recipe, train_fn=train_fn, **kw)
+    assert len(calls) == 1 and len(list(store.root.glob("*.json"))) == 1
+    again = run_one(recipe=recipe, train_fn=train_fn, **kw)
+    assert len(calls) == 1 and again["metrics"] == first["metrics"]  # fresh: reused
+    changed = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, lr=1e-4))
+    with pytest.raises(StaleResultError, match="stale result refused"):
+        run_one(recipe=changed, train_fn=train_fn, **kw)
+    assert len(calls) == 1  # refused, not reused, nothing trained
+    run_one(recipe=changed, train_fn=train_fn, rerun_stale=True, **kw)
+    assert calls == [recipe.train.lr, 1e-4]
+    assert run_one(recipe=changed, train_fn=train_fn, **kw)["val_loss"] == 0.5
