@@ -91,12 +91,19 @@ def check_compatible(
         raise RolloutError(str(e)) from e
 
 
-def _vector_env(env_fns: Sequence[Callable[[], gym.Env]], *, vector: str) -> gym.vector.VectorEnv:
+VECTOR_MODES = ("async", "sync", "inprocess")
+
+
+def _vector_env(env_fns: Sequence[Callable[[], gym.Env]], *, vector: str) -> Any:
     mode = gym.vector.AutoresetMode.DISABLED
+    if vector not in VECTOR_MODES:
+        raise ValueError(f"eval.vector must be one of {VECTOR_MODES}, got {vector!r}")
+    if vector == "inprocess":
+        from lnn_drive.eval.batched import InProcessVectorEnv
+
+        return InProcessVectorEnv(env_fns)
     if vector == "async" and len(env_fns) > 1:
         return gym.vector.AsyncVectorEnv(env_fns, shared_memory=True, autoreset_mode=mode)
-    if vector not in ("async", "sync"):
-        raise ValueError(f"eval.vector must be 'async' or 'sync', got {vector!r}")
     return gym.vector.SyncVectorEnv(env_fns, autoreset_mode=mode)
 
 
@@ -228,7 +235,8 @@ def run_drives(
         noise_seed: Noise seed.
         preset: Appearance preset name (recorded in the traces).
         dt: Control period (s).
-        vector: ``"async"`` (one process per environment) or ``"sync"``.
+        vector: ``"async"`` (one process per environment), ``"sync"`` or ``"inprocess"``
+            (:class:`~lnn_drive.eval.batched.InProcessVectorEnv`, the fast path).
         on_frame: Called as ``on_frame(step, frame, command, expert)`` for every step of the
             first drive (the frame the policy saw), e.g. to write a video.
         progress: Show a progress bar over drives.
