@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +78,14 @@ def test_interrupted_write_is_not_readable_as_a_dataset(tmp_path: Path) -> None:
     # an unfinished episode is hidden even inside the staging folder
     staged = root.with_name("ds.incomplete") / "episodes"
     assert sorted(p.name for p in staged.iterdir()) == [".ep_00001.partial", "ep_00000"]
-    # the next writer cleans up the stale staging folder
+    # a killed process's lock is released by the OS; its lock file stays behind
+    os.close(log._lock._fd)
+    assert root.with_name("ds.lock").exists()
+    # the next writer cleans up the stale staging folder and the lock file
     with _writer(root) as log2, log2.episode() as ep:
         ep.append(_frame(3), timestamp=0, steering=0, speed=0)
     assert len(DrivingLog(root)) == 1
+    assert not root.with_name("ds.lock").exists()
 
 
 def test_existing_dataset_is_kept_until_the_new_one_is_complete(tmp_path: Path) -> None:
