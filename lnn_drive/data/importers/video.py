@@ -250,8 +250,8 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
                 },
             ) as writer,
             writer.episode(meta={"video": video.name}) as ep,
+            tqdm(total=declared or None, desc="import-video", unit="frame") as bar,
         ):
-            bar = tqdm(total=declared or None, desc="import-video", unit="frame")
             i = 0
             while True:
                 ok, bgr = cap.read()
@@ -289,7 +289,6 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
                     **{k: float(v[0]) for k, v in vals.items()},
                 )
                 n_in += 1
-            bar.close()
             if i == 0:
                 raise LogFormatError(
                     f"{video}: no frames could be decoded (corrupt or truncated video?)"
