@@ -25,6 +25,7 @@ See ``data/README.md`` for the format as a user reads it.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import ctypes
@@ -92,13 +93,15 @@ def read_csv_rows(path: Path) -> list[list[str]]:
         raw = path.read_bytes()
     except OSError as e:
         raise LogFormatError(f"{path}: cannot read ({e.strerror or e})") from e
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw[bom:].decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
+        at = bom + e.start
+        line = raw[:at].count(b"\n") + 1
         raise LogFormatError(
-            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset "
-            f"{e.start}); save the file as UTF-8"
+            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[at]:02x} at offset {at}); "
+            "save the file as UTF-8"
         ) from None
     return list(csv.reader(text.splitlines()))
 
