@@ -208,30 +208,29 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         float(1.0 / np.median(np.diff(t))) if len(t) > 1 and np.median(np.diff(t)) > 0 else cfg.fps
     )
     frames = 0
-    with (
-        LogWriter(
-            cfg.out,
-            height=h,
-            width=w,
-            fps=fps,
-            signals={"steering": "1/m", "speed": "m/s", "throttle": "1", "brake": "1"},
-            source=f"udacity:{csv_path.resolve()}",
-            encoding=cfg.encoding,
-            overwrite=cfg.overwrite,
-            inputs=inputs,
-            extra={
-                "steering_conversion": {
-                    "from": "normalized",
-                    "max_steer_deg": cfg.max_steer_deg,
-                    "wheelbase_m": cfg.wheelbase_m,
-                    "sign": cfg.steering_sign,
-                },
-                "cameras": list(cfg.cameras),
-                "side_correction": cfg.side_correction,
+    writer = LogWriter(
+        cfg.out,
+        height=h,
+        width=w,
+        fps=fps,
+        signals={"steering": "1/m", "speed": "m/s", "throttle": "1", "brake": "1"},
+        source=f"udacity:{csv_path.resolve()}",
+        encoding=cfg.encoding,
+        overwrite=cfg.overwrite,
+        inputs=inputs,
+        extra={
+            "steering_conversion": {
+                "from": "normalized",
+                "max_steer_deg": cfg.max_steer_deg,
+                "wheelbase_m": cfg.wheelbase_m,
+                "sign": cfg.steering_sign,
             },
-        ) as writer,
-        tqdm(total=len(rows) * len(cfg.cameras), desc="import-udacity", unit="frame") as bar,
-    ):
+            "cameras": list(cfg.cameras),
+            "side_correction": cfg.side_correction,
+        },
+    )
+    bar = tqdm(total=len(rows) * len(cfg.cameras), desc="import-udacity", unit="frame")
+    with writer, bar:
         for k, seg in enumerate(segments):
             for cam in cfg.cameras:
                 kappa = steering_to_curvature(
