@@ -192,11 +192,15 @@ def _dataset_around_input(t: Path) -> Path:
     return t
 
 
+def _hold(out: Path) -> LogWriter:
+    """Another writer, busy writing ``out``."""
+    return LogWriter(out, height=8, width=8, fps=1, signals={"x": "1"}, source="x")
+
+
 def _held(t: Path) -> Bad:
     """A second writer to an ``out=`` another writer holds."""
     bad = _udacity(t)
-    holder = LogWriter(t / "out", height=8, width=8, fps=1, signals={"x": "1"}, source="x")
-    bad.hold.append(holder)
+    bad.hold.append(_hold(t / "out"))
     return bad
 
 
@@ -232,6 +236,16 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         "import_udacity",
         _held,
         ("out is being written by another process", "out.lock"),
+    ),
+    "collect/out-is-foreign-folder": (
+        "collect",
+        lambda t: Bad([f"out={_foreign_folder(t)}", "overwrite=true", "episodes=1", "steps=2"]),
+        ("thesis is not an lnn_drive dataset",),
+    ),
+    "collect/out-held-by-another-writer": (
+        "collect",
+        lambda t: Bad([f"out={t / 'out'}", "episodes=1", "steps=2"], hold=[_hold(t / "out")]),
+        ("out is being written by another process",),
     ),
     # ---- images: strict decoding
     "udacity/truncated-jpeg": (

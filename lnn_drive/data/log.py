@@ -127,9 +127,10 @@ def check_destination(
 ) -> Path:
     """Refuse a write destination that would destroy something.
 
-    ``root`` may be new, or, with ``overwrite``, an existing dataset of this format. It
-    may never be, contain or lie inside one of ``inputs`` (the files and folders the
-    write reads), so no input can be lost.
+    ``root`` may be new (anywhere, even inside an input folder), or, with ``overwrite``,
+    an existing dataset of this format. An existing ``root`` may never be, contain or lie
+    inside one of ``inputs`` (the files and folders the write reads), so no input can be
+    lost.
 
     Returns:
         ``root`` as an absolute path.
@@ -140,6 +141,8 @@ def check_destination(
     """
     dest = Path(root).absolute()
     real = dest.resolve()
+    if not (dest.exists() or dest.is_symlink()):
+        return dest  # a new folder destroys nothing, even inside an input folder
     for inp in inputs:
         src = Path(inp).absolute().resolve()
         if _within(real, src) or _within(src, real):

@@ -336,3 +336,23 @@ def test_signals_csv_encoding(small_log: Path) -> None:
     path.write_bytes(path.read_bytes().replace(b"steering", b"st\xe9ering"))
     with pytest.raises(LogFormatError, match=r"signals.csv, line 1: not UTF-8 text \(byte 0xe9"):
         d.signals(d.episodes[0])
+
+
+def test_a_new_dataset_may_go_inside_an_input_folder(tmp_path: Path) -> None:
+    inp = tmp_path / "inputs"
+    inp.mkdir()
+    with _writer(inp / "converted", inputs=[inp]) as log, log.episode() as ep:
+        ep.append(_frame(1), timestamp=0, steering=0, speed=0)
+    assert len(DrivingLog(inp / "converted")) == 1
+
+
+def test_overwrite_without_an_atomic_swap_keeps_the_old_dataset_aside(
+    small_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lnn_drive.data.log as log_module
+
+    monkeypatch.setattr(log_module, "_exchange", lambda a, b: False)
+    with _writer(small_log, overwrite=True) as log, log.episode() as ep:
+        ep.append(_frame(1), timestamp=0, steering=1, speed=0)
+    assert DrivingLog(small_log).num_frames == 1
+    assert sorted(p.name for p in small_log.parent.iterdir()) == ["ds"]
