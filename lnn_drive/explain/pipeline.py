@@ -1,8 +1,8 @@
-"""The ``saliency`` command: pictures and numbers that explain one or more checkpoints.
+"""Pictures and numbers that explain one or more policies (what ``lnn-drive saliency`` runs).
 
-``saliency_command(cfg)`` (``scripts/saliency.py``, ``conf/saliency.yaml``) loads the
-checkpoints and builds the simulator; :func:`explain_policies` does the work on policies
-and an environment factory, so tests can drive it with anything that has the interfaces.
+The command (``lnn_drive/commands/saliency.py``) loads the checkpoints and builds the
+simulator; :func:`explain_policies` does the work on policies and an environment factory,
+so tests can drive it with anything that has the interfaces.
 
 Outputs, all under ``out_dir`` (the Hydra run directory by default):
 
@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 
 from lnn_drive.eval.report import write_json
 from lnn_drive.eval.wrappers import add_frame_noise
@@ -53,7 +52,7 @@ from lnn_drive.explain.saliency import input_gradient
 from lnn_drive.explain.ssim import ssim
 from lnn_drive.explain.video import policy_saliency, saliency_video
 
-__all__ = ["SaliencyConfig", "collect_frames", "explain_policies", "saliency_command"]
+__all__ = ["SaliencyConfig", "collect_frames", "explain_policies"]
 
 EnvFactory = Callable[[str | None], Any]
 
@@ -468,64 +467,3 @@ def _markdown(
                 "",
             ]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- the command
-
-
-def _checkpoint_list(value: Any) -> list[str]:
-    if value is None or (isinstance(value, str) and value in ("", "???")):
-        raise ValueError("no checkpoint given (pass checkpoints=[path/to/best.pt,...])")
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split(",") if v.strip()]
-    else:
-        items = [str(v) for v in value]
-    if not items:
-        raise ValueError("no checkpoint given (pass checkpoints=[path/to/best.pt,...])")
-    return items
-
-
-def saliency_command(cfg: DictConfig) -> dict[str, Any]:
-    """Entry point of ``scripts/saliency.py`` (``conf/saliency.yaml``)."""
-    from lnn_drive.envs import make_env
-    from lnn_drive.eval.evaluate import load_policy
-    from lnn_drive.eval.rollout import check_compatible
-
-    if OmegaConf.is_missing(cfg, "checkpoints"):
-        raise ValueError("no checkpoint given (pass checkpoints=[path/to/best.pt,...])")
-    paths = _checkpoint_list(OmegaConf.to_container(cfg, resolve=True)["checkpoints"])
-    names = list(cfg.get("names") or [])
-    if names and len(names) != len(paths):
-        raise ValueError(f"names: {len(names)} names for {len(paths)} checkpoints")
-    scfg = SaliencyConfig(**OmegaConf.to_container(cfg.saliency, resolve=True))
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
-    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
-    base = str(env_cfg.get("preset", ""))
-
-    def env_factory(preset: str | None) -> Any:
-        over: dict[str, Any] = {"crash_mode": "intervene"}
-        if preset:
-            over["preset"] = preset
-        return make_env(env_cfg, **over)
-
-    policies: dict[str, Any] = {}
-    probe = env_factory(None)
-    try:
-        for i, p in enumerate(paths):
-            pol = load_policy(p)
-            check_compatible(pol, probe.observation_space, where=f"environment (checkpoint {p})")
-            name = names[i] if names else str(getattr(pol, "model_name", "") or Path(p).stem)
-            k, base_name = 2, name
-            while name in policies:
-                name, k = f"{base_name}_{k}", k + 1
-            policies[name] = pol
-    finally:
-        probe.close()
-    out = Path(cfg.out_dir)
-    summary = explain_policies(policies, env_factory, scfg, out, base_preset=base)
-    summary["checkpoints"] = dict(zip(policies, paths, strict=True))
-    write_json(summary, out / "summary.json")
-    print((out / "summary.md").read_text())
-    print(f"\noutputs: {out}")
-    return summary
