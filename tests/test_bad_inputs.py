@@ -1,4 +1,4 @@
-"""The table of bad inputs, each run through a real command.
+"""The table of bad inputs, each run through a real command (``lnn_drive.commands.main``).
 
 Every case must end with exit status 2, exactly one ``error:`` line on stderr that names
 what is at fault (the file, row or option), no traceback, and the files under the test's
@@ -6,8 +6,8 @@ folder exactly as they were before (nothing written at ``out=``, no input lost).
 bad input is one line in :data:`CASES`: a command, a function building the inputs in a
 temporary folder and returning the command's arguments, and the text the error must name.
 
-Commands run in-process (the scripts' Hydra ``main()`` with ``sys.argv`` patched), so the
-table stays fast; :func:`test_subprocess_bad_input` runs one case as a real process.
+Commands run in-process through the dispatcher, so the table stays fast;
+:func:`test_subprocess_bad_input` runs one case as a real process through its script.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import runpy
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,10 +25,11 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from hydra.core.global_hydra import GlobalHydra
 
 from lnn_drive import PROJECT_ROOT
+from lnn_drive.commands import main
 from lnn_drive.data import LogWriter
+from tests.commands.test_dispatch import _ckpt, _lstm_controller, _nan, _pickle
 from tests.data.test_importers import make_controls, make_udacity, make_video
 
 SCRIPTS = PROJECT_ROOT / "scripts"
@@ -208,32 +208,32 @@ def _held(t: Path) -> Bad:
 CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
     # ---- overwrite safety: out= may only replace a dataset, never an input
     "udacity/out-is-log_dir": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, out=lambda t: t / "udacity", args=("overwrite=true",)),
         ("udacity is the input", "write the dataset to a folder of its own"),
     ),
     "udacity/out-inside-log_dir": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, out=lambda t: t / "udacity" / "IMG", args=("overwrite=true",)),
         ("IMG lies inside the input",),
     ),
     "udacity/out-contains-log_dir": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, out=_dataset_around_input, args=("overwrite=true",)),
         ("contains the input",),
     ),
     "udacity/out-is-foreign-folder": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, out=_foreign_folder, args=("overwrite=true",)),
         ("thesis is not an lnn_drive dataset", "nothing was deleted"),
     ),
     "udacity/out-exists": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, out=_foreign_folder),
         ("thesis exists; choose another path or pass overwrite=true",),
     ),
     "udacity/out-held-by-another-writer": (
-        "import_udacity",
+        "import-udacity",
         _held,
         ("out is being written by another process", "out.lock"),
     ),
@@ -249,58 +249,58 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
     ),
     # ---- images: strict decoding
     "udacity/truncated-jpeg": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, image=_truncate),
         (".jpg: truncated JPEG (no end-of-image marker", "driving_log.csv, line 9"),
     ),
     "udacity/zero-byte-image": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, image=lambda p: p.write_bytes(b"")),
         (".jpg: empty image file", "driving_log.csv, line 9"),
     ),
     "udacity/garbage-image": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, image=lambda p: p.write_bytes(b"not an image at all")),
         (".jpg: cannot decode image", "driving_log.csv, line 9"),
     ),
     "udacity/truncated-png": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, image=lambda p: p.write_bytes(p.read_bytes()[:-30])),
         (".jpg: truncated PNG", "driving_log.csv, line 9"),
     ),
     # ---- labels: ranges, numbers, encoding
     "udacity/steering-50": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, rows=_set(3, "50")),
         "driving_log.csv, line 5: steering 50",
     ),
     "udacity/steering-inf": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, rows=_set(3, "inf")),
         "line 5: steering 'inf'",
     ),
     "udacity/throttle-1.5": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, rows=_set(4, "1.5")),
         "line 5: throttle 1.5",
     ),
     "udacity/brake-negative": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, rows=_set(5, "-0.2")),
         "line 5: brake -0.2",
     ),
     "udacity/speed-negative": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, rows=_set(6, "-3")),
         "line 5: speed -3",
     ),
     "udacity/speed-nan": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, rows=_set(6, "nan")),
         "line 5: speed 'nan'",
     ),
     "udacity/csv-not-utf8": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(
             t, raw_csv=lambda b: b + "IMG/caf\xe9.jpg,,,0,0,0,0\n".encode("latin-1")
         ),
@@ -308,40 +308,40 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
     ),
     # ---- options
     "udacity/no-log_dir": (
-        "import_udacity",
+        "import-udacity",
         lambda t: Bad([f"out={t / 'out'}"]),
         "missing required option(s): log_dir",
     ),
     "udacity/bad-camera": (
-        "import_udacity",
+        "import-udacity",
         lambda t: _udacity(t, args=("cameras=[top]",)),
         "cameras",
     ),
     # ---- video importer
     "video/out-is-input-folder": (
-        "import_video",
+        "import-video",
         lambda t: _video(t, out=lambda t: t / "in", args=("overwrite=true",)),
         ("in contains the input",),
     ),
     "video/out-is-video-file": (
-        "import_video",
+        "import-video",
         lambda t: _video(t, out=lambda t: t / "in" / "v.mkv", args=("overwrite=true",)),
         ("v.mkv is the input",),
     ),
     "video/steering-95-deg": (
-        "import_video",
+        "import-video",
         lambda t: _video(
             t, steering=[0.0] * 5 + [95.0] + [0.0] * 5, args=("steering_unit=angle_deg",)
         ),
         "c.csv, line 7, column steering: steering 95",
     ),
     "video/normalised-steering-50": (
-        "import_video",
+        "import-video",
         lambda t: _video(t, steering=[0.0, 50.0] + [0.0] * 9, args=("steering_unit=normalized",)),
         "c.csv, line 3, column steering: steering 50",
     ),
     "video/csv-not-utf8": (
-        "import_video",
+        "import-video",
         lambda t: _video(
             t, raw_csv=lambda b: b.replace(b"steering", "st\xe9ering".encode("latin-1"))
         ),
@@ -349,51 +349,77 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
     ),
     # ---- reader (inspect): containment and malformed metadata
     "inspect/episode-name-dotdot": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, _episode_name("../x")),
         "dataset.json, episodes[1]: episode name '../x'",
     ),
     "inspect/episode-name-absolute": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, _episode_name("/etc")),
         "episode name '/etc'",
     ),
     "inspect/episode-symlink-escapes": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, _symlinked_episode),
         ("dataset.json, episodes[1]: episode ep_00001 resolves to", "outside"),
     ),
     "inspect/episode-json-invalid": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, _episode_json("{not json")),
         "ep_00001/episode.json: invalid JSON",
     ),
     "inspect/episode-json-mistyped": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, _episode_json('{"num_frames": "twelve", "duration_s": 1.1}')),
         "ep_00001/episode.json: num_frames must be a positive integer, got 'twelve'",
     ),
     "inspect/episode-json-not-object": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, _episode_json("[12]")),
         "ep_00001/episode.json: expected a JSON object",
     ),
     "inspect/signals-not-utf8": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, _latin1_signals),
         "ep_00001/signals.csv, line 14: not UTF-8",
     ),
     "inspect/dataset-json-version-text": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(
             t, lambda r: _edit_json(r / "dataset.json", lambda d: d.update(version="one"))
         ),
         "dataset.json: version must be an integer",
     ),
     "inspect/not-a-dataset": (
-        "inspect_log",
+        "inspect",
         lambda t: _inspect(t, lambda r: (r / "dataset.json").unlink()),
         "dataset.json: not found",
+    ),
+    # ---- the command layer's own: Hydra errors and checkpoints refused at load
+    "train/unknown-config-group": (
+        "train",
+        lambda t: Bad(["model=doesnotexist"]),
+        "Could not find 'model/doesnotexist'",
+    ),
+    "evaluate/no-checkpoint": (
+        "evaluate",
+        lambda t: Bad([]),
+        "missing required option(s): checkpoint",
+    ),
+    "evaluate/nan-weights": (
+        "evaluate",
+        lambda t: Bad([f"checkpoint={_ckpt(t, **{'model_state/controller.out_bias': _nan})}"]),
+        ("ok.pt", "holds 1 NaN/inf"),
+    ),
+    "evaluate/other-model-type": (
+        "evaluate",
+        lambda t: Bad([f"checkpoint={_ckpt(t, **{'policy/model/controller': _lstm_controller})}"]),
+        ("ok.pt", "policy.model"),
+    ),
+    "evaluate/pickle": (
+        "evaluate",
+        lambda t: Bad([f"checkpoint={_pickle(t)}"]),
+        ("evil.pt", "will not be unpickled"),
     ),
     # ---- training reads its data roots through the same reader
     "train/episode-name-dotdot": (
@@ -411,25 +437,11 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
 # ------------------------------------------------------------------ running
 
 
-def run_command(name: str, argv: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> int:
-    """Run ``scripts/<name>.py`` in this process, as ``python scripts/<name>.py argv``
-    would (``runpy`` as ``__main__``, so Hydra finds ``conf/`` beside the script);
-    returns its exit status."""
-    argv = [
-        *argv,
-        f"paths.log_dir={tmp_path / HYDRA_OUT}",
-        f"paths.cache_dir={tmp_path / HYDRA_OUT / 'cache'}",
-        "hydra.output_subdir=null",
-    ]
-    monkeypatch.setattr(sys, "argv", [str(SCRIPTS / f"{name}.py"), *argv])
-    GlobalHydra.instance().clear()
-    try:
-        runpy.run_path(str(SCRIPTS / f"{name}.py"), run_name="__main__")
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    finally:
-        GlobalHydra.instance().clear()
-    return 0
+def run_command(name: str, argv: list[str], tmp_path: Path) -> int:
+    """Run command ``name`` in this process, as ``lnn-drive <name> argv`` would, with its
+    run directory and caches under ``tmp_path/hydra_outputs``; returns its exit status."""
+    out = tmp_path / HYDRA_OUT
+    return main([name, f"hydra.run.dir={out / 'run'}", f"paths.cache_dir={out / 'cache'}", *argv])
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -458,14 +470,13 @@ def test_bad_input(
     build: Build,
     names: str | tuple[str, ...],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     bad = build(tmp_path)
     before = _snapshot(tmp_path)
     capsys.readouterr()
     try:
-        code = run_command(command, bad.argv, monkeypatch, tmp_path)
+        code = run_command(command, bad.argv, tmp_path)
         err = capsys.readouterr().err
         assert code == 2, err
         errors = _error_lines(err)
@@ -481,13 +492,13 @@ def test_bad_input(
     assert leftovers == [], leftovers
 
 
-def test_good_input_still_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_good_input_still_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The harness is not vacuous: the same builders without a fault exit 0 and write."""
     bad = _udacity(tmp_path)
-    assert run_command("import_udacity", bad.argv, monkeypatch, tmp_path) == 0
+    assert run_command("import-udacity", bad.argv, tmp_path) == 0
     assert (tmp_path / "out" / "dataset.json").is_file()
     # overwrite=true replaces a dataset of this format
-    assert run_command("import_udacity", [*bad.argv, "overwrite=true"], monkeypatch, tmp_path) == 0
+    assert run_command("import-udacity", [*bad.argv, "overwrite=true"], tmp_path) == 0
     assert _error_lines(capsys.readouterr().err) == []
 
 
