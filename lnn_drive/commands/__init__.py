@@ -121,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def main_exit() -> None:
+    """The ``lnn-drive`` console script: :func:`main` as the process's exit status."""
+    sys.exit(main())
+
+
 def script_main(name: str) -> None:
     """What ``scripts/<name>.py`` runs: ``main([name, *sys.argv[1:]])`` as the exit status."""
     sys.exit(main([name, *sys.argv[1:]]))

@@ -47,7 +47,7 @@ class CollectConfig:
     steps: int = 1000
     presets: tuple[str, ...] = ()
     seed: int = 0
-    dart_std: float = 0.0
+    dart_std: float = 0.01
     encoding: str = "ffv1"
     overwrite: bool = False
     progress: bool = True

@@ -86,7 +86,9 @@ class SaliencyConfig:
     frame_seed: int = 20000
     noise_variances: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3])
     noise_seed: int = 0
-    presets: list[str] = field(default_factory=list)
+    presets: list[str] = field(
+        default_factory=lambda: ["summer", "autumn", "winter", "dusk", "fog"]
+    )
     preset_frames: int = 60
     horizon_band: float = 0.1
     grid_frames: int = 4

@@ -73,6 +73,7 @@ BAD = [
     (["train", "--multirun"], "--multirun is not supported"),
     (["train", "--cfg", "everything"], "--cfg takes job, hydra or all"),
     (["benchmark", "benchmark.models=[]"], "benchmark.models is empty"),
+    (["benchmark", "benchmark.models=[transformer]"], "unknown model 'transformer'"),
     (["demo", "demo.train_procs=0"], "demo.train_procs"),
 ]
 

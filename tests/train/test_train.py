@@ -187,7 +187,9 @@ def test_every_model_group_composes_and_builds(compose_cfg, model: str) -> None:
 
     cfg = compose_cfg("train", [f"model={model}"])
     assert cfg.task_name == "train" and cfg.model.name == model
-    p = Policy(model_cfg=model_config(cfg.model), preprocess=Preprocess(), output_names=["steering"])
+    p = Policy(
+        model_cfg=model_config(cfg.model), preprocess=Preprocess(), output_names=["steering"]
+    )
     assert p.controller.in_features == 32
 
 
