@@ -306,6 +306,11 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         ),
         "driving_log.csv, line 14: not UTF-8",
     ),
+    "udacity/csv-with-nul-byte": (
+        "import-udacity",
+        lambda t: _udacity(t, raw_csv=lambda b: b + b"IMG/a\x00.jpg,,,0,0,0,0\n"),
+        "driving_log.csv, line 14: not a CSV row",
+    ),
     # ---- options
     "udacity/no-log_dir": (
         "import-udacity",
@@ -362,6 +367,11 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         "inspect",
         lambda t: _inspect(t, _symlinked_episode),
         ("dataset.json, episodes[1]: episode ep_00001 resolves to", "outside"),
+    ),
+    "inspect/episode-listed-twice": (
+        "inspect",
+        lambda t: _inspect(t, _episode_name("ep_00000")),
+        "episodes[1]: episode ep_00000 is listed twice",
     ),
     "inspect/episode-json-invalid": (
         "inspect",

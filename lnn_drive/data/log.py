@@ -103,7 +103,14 @@ def read_csv_rows(path: Path) -> list[list[str]]:
             f"{path}, line {line}: not UTF-8 text (byte 0x{raw[at]:02x} at offset {at}); "
             "save the file as UTF-8"
         ) from None
-    return list(csv.reader(text.splitlines()))
+    if "\x00" in text:  # a text CSV never holds one: a corrupt or binary file
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise LogFormatError(f"{path}, line {line}: not a CSV row (NUL byte; corrupt file?)")
+    reader = csv.reader(text.splitlines())
+    try:
+        return list(reader)
+    except csv.Error as e:  # e.g. a field over the csv module's size limit
+        raise LogFormatError(f"{path}, line {reader.line_num}: not a CSV row ({e})") from None
 
 
 def is_dataset(path: str | os.PathLike[str]) -> bool:
@@ -693,6 +700,7 @@ class DrivingLog:
                 f"{self.root / 'episodes'}: resolves to {episodes_dir}, outside the dataset"
             )
         self.episodes: list[EpisodeInfo] = []
+        seen: set[str] = set()
         for k, entry in enumerate(listed):
             name = entry.get("name") if isinstance(entry, dict) else None
             where = f"{index_path}, episodes[{k}]"
@@ -701,6 +709,9 @@ class DrivingLog:
                     f"{where}: episode name {name!r} is not of the form ep_00000; "
                     "refusing to read outside the dataset"
                 )
+            if name in seen:
+                raise LogFormatError(f"{where}: episode {name} is listed twice")
+            seen.add(name)
             ep_dir = self.root / "episodes" / name
             if ep_dir.resolve().parent != episodes_dir:
                 raise LogFormatError(
