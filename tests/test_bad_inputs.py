@@ -247,6 +247,11 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         lambda t: Bad([f"out={t / 'out'}", "episodes=1", "steps=2"], hold=[_hold(t / "out")]),
         ("out is being written by another process",),
     ),
+    "udacity/out-under-a-file": (
+        "import-udacity",
+        lambda t: _udacity(t, out=lambda t: t / "udacity" / "driving_log.csv" / "out"),
+        "cannot create its folder",
+    ),
     # ---- images: strict decoding
     "udacity/truncated-jpeg": (
         "import-udacity",

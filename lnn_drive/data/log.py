@@ -195,7 +195,12 @@ class _Lock:
     def __init__(self, path: Path, *, what: Path) -> None:
         self.path = path
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise LogFormatError(
+                    f"out={what}: cannot create the lock file {path} ({e.strerror or e})"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -524,7 +529,12 @@ class LogWriter:
         )
         check_destination(self.root, overwrite=overwrite, inputs=self._inputs)
         self._staging = self.root.with_name(self.root.name + ".incomplete")
-        self.root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LogFormatError(
+                f"out={self.root}: cannot create its folder {self.root.parent} ({e.strerror or e})"
+            ) from None
         self._lock: _Lock | None = _Lock(
             self.root.with_name(self.root.name + ".lock"), what=self.root
         )
@@ -533,6 +543,11 @@ class LogWriter:
                 self._remove_stale_staging()
             (self._staging / "episodes").mkdir(parents=True)
             (self._staging / _STAGING_MARKER).write_text(f"{os.getpid()}\n")
+        except OSError as e:
+            self._release()
+            raise LogFormatError(
+                f"out={self.root}: cannot create {self._staging} ({e.strerror or e})"
+            ) from None
         except BaseException:
             self._release()
             raise
