@@ -140,6 +140,10 @@ def _episode_name(name: str) -> Callable[[Path], None]:
     return edit
 
 
+def _camera(height: object) -> Callable[[dict[str, Any]], None]:
+    return lambda d: d["camera"].update(height=height)
+
+
 def _symlinked_episode(root: Path) -> None:
     outside = root.parent / "elsewhere"
     (root / "episodes" / "ep_00001").rename(outside)
@@ -404,6 +408,23 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
             t, lambda r: _edit_json(r / "dataset.json", lambda d: d.update(version="one"))
         ),
         "dataset.json: version must be an integer",
+    ),
+    "inspect/camera-size-huge": (
+        "inspect",
+        lambda t: _inspect(t, lambda r: _edit_json(r / "dataset.json", _camera(10**12))),
+        "dataset.json: malformed dataset metadata (camera size must be within",
+    ),
+    "inspect/camera-size-bool": (
+        "inspect",
+        lambda t: _inspect(t, lambda r: _edit_json(r / "dataset.json", _camera(True))),
+        "camera size must be integers",
+    ),
+    "inspect/signal-unit-not-text": (
+        "inspect",
+        lambda t: _inspect(
+            t, lambda r: _edit_json(r / "dataset.json", lambda d: d.update(signals={"x": [1]}))
+        ),
+        "signal x: unit must be a string",
     ),
     "inspect/not-a-dataset": (
         "inspect",

@@ -63,6 +63,9 @@ STANDARD_UNITS: dict[str, str] = {
     "yaw_rate": "rad/s",
 }
 
+#: Largest camera side (pixels) a dataset may declare.
+MAX_SIDE = 8192
+
 #: Frame containers: encoding name -> (file name, OpenCV FourCC).
 ENCODINGS: dict[str, tuple[str, str]] = {
     "ffv1": ("frames.mkv", "FFV1"),  # lossless
@@ -251,17 +254,26 @@ class DatasetMeta:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if int(self.height) <= 0 or int(self.width) <= 0:
-            raise LogFormatError(f"camera size must be positive, got {self.height}x{self.width}")
+        for side in (self.height, self.width):
+            if not isinstance(side, int | np.integer) or isinstance(side, bool):
+                raise LogFormatError(
+                    f"camera size must be integers, got {self.height}x{self.width}"
+                )
+            if not 0 < side <= MAX_SIDE:
+                raise LogFormatError(
+                    f"camera size must be within 1..{MAX_SIDE} pixels, got {self.height}x{self.width}"
+                )
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise LogFormatError(f"fps must be a positive number, got {self.fps}")
         if not self.signals:
             raise LogFormatError("a dataset needs at least one signal besides timestamp")
         if "timestamp" in self.signals:
             raise LogFormatError("'timestamp' is implicit; do not list it among the signals")
-        for name in self.signals:
-            if not name.isidentifier():
+        for name, unit in self.signals.items():
+            if not isinstance(name, str) or not name.isidentifier():
                 raise LogFormatError(f"signal name {name!r} must be an identifier")
+            if not isinstance(unit, str):
+                raise LogFormatError(f"signal {name}: unit must be a string, got {unit!r}")
         if self.encoding not in ENCODINGS:
             raise LogFormatError(
                 f"unknown frame encoding {self.encoding!r}; choose one of {sorted(ENCODINGS)}"
@@ -283,10 +295,13 @@ class DatasetMeta:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], *, where: str) -> DatasetMeta:
+        for key, kind in (("camera", dict), ("signals", dict), ("extra", dict)):
+            if key in d and not isinstance(d[key], kind):
+                raise LogFormatError(f"{where}: {key!r} must be an object, got {d[key]!r}")
         try:
             return cls(
-                height=int(d["camera"]["height"]),
-                width=int(d["camera"]["width"]),
+                height=d["camera"]["height"],
+                width=d["camera"]["width"],
                 fps=float(d["fps"]),
                 signals=dict(d["signals"]),
                 source=str(d["source"]),

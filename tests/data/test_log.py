@@ -144,7 +144,7 @@ def test_empty_episode_and_empty_dataset_are_errors(tmp_path: Path) -> None:
 
 
 def test_metadata_is_validated(tmp_path: Path) -> None:
-    with pytest.raises(LogFormatError, match="positive"):
+    with pytest.raises(LogFormatError, match="within 1..8192"):
         LogWriter(tmp_path / "a", height=0, width=3, fps=30, signals=SIGNALS, source="t")
     with pytest.raises(LogFormatError, match="encoding"):
         LogWriter(
