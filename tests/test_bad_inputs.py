@@ -331,6 +331,11 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         lambda t: _udacity(t, args=("cameras=[top]",)),
         "cameras",
     ),
+    "udacity/cameras-a-string": (
+        "import-udacity",
+        lambda t: _udacity(t, args=("cameras=center",)),
+        "cameras must be a list, e.g. cameras=[center]",
+    ),
     # ---- video importer
     "video/out-is-input-folder": (
         "import-video",

@@ -74,6 +74,8 @@ class UdacityImportConfig:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.cameras, str):
+            raise ValueError(f"cameras must be a list, e.g. cameras=[{self.cameras}], not a string")
         bad = [c for c in self.cameras if c not in CAMERAS]
         if bad or not self.cameras:
             raise ValueError(
