@@ -561,3 +561,26 @@ def test_subprocess_bad_input(tmp_path: Path) -> None:
     assert len(_error_lines(r.stderr)) == 1 and "Traceback" not in r.stderr, r.stderr
     assert (tmp_path / "udacity" / "IMG").is_dir()
     assert (tmp_path / "udacity" / "driving_log.csv").is_file()
+
+
+@pytest.mark.slow
+def test_a_writer_in_another_process_is_not_destroyed(tmp_path: Path) -> None:
+    """Two processes writing one out=: the second is refused; the first's staging lives."""
+    bad = _udacity(tmp_path)
+    holder = _hold(tmp_path / "out")  # this process is the first writer
+    try:
+        r = subprocess.run(
+            [sys.executable, str(SCRIPTS / "import_udacity.py"), *bad.argv, "overwrite=true"]
+            + [f"hydra.run.dir={tmp_path / HYDRA_OUT}"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert r.returncode == 2, r.stderr
+        assert _error_lines(r.stderr) == [
+            f"error: {tmp_path / 'out'} is being written by another process "
+            f"(lock {tmp_path / 'out.lock'} is held); wait for it to finish or choose another out="
+        ]
+        assert (tmp_path / "out.incomplete" / "episodes").is_dir()
+    finally:
+        holder.abort()
