@@ -575,7 +575,12 @@ class LogWriter:
         live writer owns it), but only if it is ours."""
         st = self._staging
         entries = {p.name for p in st.iterdir()} if st.is_dir() and not st.is_symlink() else None
-        if entries is None or not (_STAGING_MARKER in entries or entries <= {"episodes"}):
+        ours = entries is not None and (
+            _STAGING_MARKER in entries
+            or entries <= {"episodes"}
+            or is_dataset(st)  # the replaced dataset, if a crash followed the swap
+        )
+        if not ours:
             raise LogFormatError(
                 f"{st} exists and is not a staging folder of this project; move it away"
             )
@@ -627,7 +632,6 @@ class LogWriter:
                 for e in self._episodes
             ],
         }
-        (self._staging / _STAGING_MARKER).unlink()
         _write_json_atomic(self._staging / "dataset.json", index)
         try:
             # Checked again: the destination may have changed since __init__.
@@ -636,6 +640,9 @@ class LogWriter:
         except BaseException:
             self.abort()
             raise
+        # The marker came along (a crash before this leaves only a harmless hidden file).
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / _STAGING_MARKER).unlink()
         self._release()
         self._closed = True
         self._episodes = [
