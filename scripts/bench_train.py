@@ -48,7 +48,6 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-
     import torch
 
     from lnn_drive.commands.config import model_config_named
@@ -85,9 +84,7 @@ def main() -> None:
         )
         if procs == 1:
             torch.set_num_threads(threads)
-        train_local(
-            tc, data=dcfg, model=model, run_dir=run, nproc=procs, threads_per_proc=threads
-        )
+        train_local(tc, data=dcfg, model=model, run_dir=run, nproc=procs, threads_per_proc=threads)
         fps = frames_per_s(run, skip=2)
         results.append((name, fps))
         print(f"{name}: {fps:.0f} frames/s", flush=True)

@@ -57,11 +57,13 @@ class Episode:
         seed: ``env.reset(seed=...)``.
         meta: Stored with the episode in the log (``seed``, ``preset``, ``group``, ...).
         steps: Frame limit; ``None``: until the environment ends the episode.
+        options: Passed to ``env.reset``.
     """
 
     seed: int
     meta: Mapping[str, Any] = field(default_factory=dict)
     steps: int | None = None
+    options: Mapping[str, Any] | None = None
 
 
 @dataclass(kw_only=True)
@@ -87,8 +89,8 @@ class RecordStats:
 
 def env_dt(env: gym.Env) -> float:
     """Seconds per step of ``env`` (its ``dt``, else 1 / ``metadata["render_fps"]``)."""
-    dt = getattr(env.unwrapped, "dt", None)
-    return float(dt) if dt else 1.0 / float(env.metadata.get("render_fps", 30))
+    dt = getattr(getattr(env, "unwrapped", env), "dt", None)
+    return float(dt) if dt else 1.0 / float(getattr(env, "metadata", {}).get("render_fps", 30))
 
 
 def record_episodes(
@@ -127,9 +129,10 @@ def record_episodes(
     for episode in episodes:
         if stop is not None and stop(stats):
             break
-        e = env(episode) if callable(env) and not isinstance(env, gym.Env) else env
+        e = env if isinstance(env, gym.Env) or not callable(env) else env(episode)
         dt = env_dt(e)
-        obs, info = e.reset(seed=int(episode.seed))
+        options = dict(episode.options) if episode.options else None
+        obs, info = e.reset(seed=int(episode.seed), options=options)
         rule.reset(episode)
         ep = writer.episode(meta=dict(episode.meta)) if writer is not None else None
         with ep if ep is not None else _NoEpisode():

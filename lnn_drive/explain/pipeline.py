@@ -22,11 +22,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
+from lnn_drive.envs.record import Decision, Episode, ExpertRule, record_episodes
 from lnn_drive.eval.report import write_json
 from lnn_drive.eval.wrappers import add_frame_noise
 from lnn_drive.explain.attention import (
@@ -54,7 +56,10 @@ from lnn_drive.explain.video import policy_saliency, saliency_video
 
 __all__ = ["SaliencyConfig", "collect_frames", "explain_policies"]
 
-EnvFactory = Callable[[str | None], Any]
+EnvFactory = Callable[[str | None], gym.Env]
+
+if TYPE_CHECKING:
+    from lnn_drive.models.policy import Policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,24 +149,32 @@ def collect_frames(
     frames: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     per_road = -(-n // roads)
-    try:
+    steps: dict[str, int] = {"t": 0}
+
+    def roads_to_drive():  # one episode per road until n frames are kept
         road = 0
         while len(frames) < n:
             if road >= roads + 50:  # every road ended at once: the env is broken
                 raise RuntimeError(f"collected {len(frames)} of {n} frames from {road} roads")
-            obs, info = env.reset(seed=seed + road)
-            got, t = 0, 0
-            while got < per_road and len(frames) < n:
-                if t % stride == 0:
-                    frames.append(np.asarray(obs))
-                    labels.append(np.asarray(env.unwrapped.render_labels()))
-                    got += 1
-                action = np.array([info["expert_action"]], np.float32)
-                obs, _, terminated, truncated, info = env.step(action)
-                t += 1
-                if terminated or truncated:
-                    break
+            take = min(per_road, n - len(frames))
+            steps["t"] = 0
+            yield Episode(seed=seed + road, steps=(take - 1) * stride + 1)
             road += 1
+
+    def keep(obs: np.ndarray, info: Mapping[str, Any], decision: Decision) -> None:
+        if steps["t"] % stride == 0:
+            frames.append(np.asarray(obs))
+            labels.append(np.asarray(env.unwrapped.render_labels()))
+        steps["t"] += 1
+
+    try:
+        record_episodes(
+            env,
+            None,
+            ExpertRule(dart_std=0.0, rng=np.random.default_rng(0)),
+            episodes=roads_to_drive(),
+            on_step=keep,
+        )
     finally:
         env.close()
     return np.stack(frames), np.stack(labels)
@@ -171,7 +184,7 @@ def collect_frames(
 
 
 def explain_policies(
-    policies: Mapping[str, Any],
+    policies: Mapping[str, Policy],
     make_env: EnvFactory,
     scfg: SaliencyConfig,
     out_dir: str | os.PathLike[str],

@@ -217,7 +217,7 @@ def test_expert_drives_one_km_without_crash():
 def test_expert_drives_ten_km_of_unseen_roads_without_crash(expert):
     from lnn_drive.envs.expert import drive_expert
 
-    r = drive_expert({}, km=10.0, first_seed=1_000_000, expert=expert)
+    r = drive_expert(EnvConfig(expert=expert), km=10.0, first_seed=1_000_000)
     assert r["crashes"] == 0 and r["km"] >= 10.0
 
 
