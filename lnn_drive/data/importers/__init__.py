@@ -5,6 +5,7 @@ from lnn_drive.data.importers.common import (
     ImportSummary,
     check_label,
     decode_image,
+    read_image_bytes,
     resolve_frame_path,
 )
 from lnn_drive.data.importers.udacity import UdacityImportConfig, import_udacity
@@ -16,6 +17,7 @@ __all__ = [
     "VideoImportConfig",
     "check_label",
     "decode_image",
+    "read_image_bytes",
     "import_udacity",
     "import_video",
     "resolve_frame_path",

@@ -95,15 +95,15 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"IEND\xaeB`\x82"
 
 
-def decode_image(path: Path, *, where: str) -> np.ndarray:
-    """Decode an image file strictly into BGR uint8 (H, W, 3).
+def read_image_bytes(path: Path, *, where: str) -> bytes:
+    """The bytes of an image file, checked for completeness without decoding.
 
-    OpenCV decodes a truncated JPEG without an error (the lost part comes out grey), so
-    the file is checked first: a JPEG must end with its end-of-image marker and a PNG
-    with its ``IEND`` chunk. The format is told by content, not by the file extension.
+    OpenCV decodes a truncated JPEG without an error (the lost part comes out grey), so a
+    JPEG must end with its end-of-image marker and a PNG with its ``IEND`` chunk. The
+    format is told by content, not by the file extension.
 
     Raises:
-        LogFormatError: naming the file and ``where`` (the CSV line).
+        LogFormatError: an unreadable, empty or truncated file, naming it and ``where``.
     """
     try:
         data = path.read_bytes()
@@ -119,6 +119,16 @@ def decode_image(path: Path, *, where: str) -> np.ndarray:
             )
     elif data[:8] == _PNG_MAGIC and not data.endswith(_PNG_END):
         raise LogFormatError(f"{path}: truncated PNG (no IEND chunk; {where})")
+    return data
+
+
+def decode_image(path: Path, *, where: str) -> np.ndarray:
+    """Decode an image file strictly (see :func:`read_image_bytes`) into BGR uint8 (H, W, 3).
+
+    Raises:
+        LogFormatError: naming the file and ``where`` (the CSV line).
+    """
+    data = read_image_bytes(path, where=where)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise LogFormatError(

@@ -26,6 +26,7 @@ from lnn_drive.data.importers.common import (
     check_label,
     decode_image,
     parse_float,
+    read_image_bytes,
     resolve_frame_path,
 )
 from lnn_drive.data.log import LogFormatError, LogWriter, check_destination, read_csv_rows
@@ -197,6 +198,8 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         for i, r in enumerate(rows)
         for cam in cfg.cameras
     }
+    for (i, cam), p in paths.items():  # fail on a truncated image before any work starts
+        read_image_bytes(p, where=f"{csv_path}, line {rows[i].line}, {cam}")
     t, segments = _segments(rows, cfg, csv_path)
     probe = decode_image(paths[(0, cfg.cameras[0])], where=f"{csv_path}, line {rows[0].line}")
     h, w = probe.shape[:2]
