@@ -1,6 +1,7 @@
 """The table of bad inputs, each run through a real command (``lnn_drive.commands.main``).
 
-Every case must end with exit status 2, exactly one ``error:`` line on stderr that names
+Every case must end with exit status 2, exactly one ``error:`` line on stderr (file
+descriptor 2, so a C library's warnings count too; progress-bar redraws aside) that names
 what is at fault (the file, row or option), no traceback, and the files under the test's
 folder exactly as they were before (nothing written at ``out=``, no input lost). Adding a
 bad input is one line in :data:`CASES`: a command, a function building the inputs in a
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -33,7 +35,10 @@ from tests.commands.test_dispatch import _ckpt, _lstm_controller, _nan, _pickle
 from tests.data.test_importers import make_controls, make_udacity, make_video
 
 SCRIPTS = PROJECT_ROOT / "scripts"
-HYDRA_OUT = "hydra_outputs"  # the run directories, left out of the before/after comparison
+HYDRA_OUT = "hydra_outputs"
+_PROGRESS = re.compile(
+    r"\[\d+:\d\d"
+)  # tqdm's elapsed-time field, e.g. "[00:00<00:01"  # the run directories, left out of the before/after comparison
 
 
 @dataclass
@@ -505,23 +510,33 @@ def _error_lines(err: str) -> list[str]:
     return [ln for ln in err.splitlines() if ln.startswith("error:")]
 
 
+def _other_lines(err: str) -> list[str]:
+    """Lines of ``err`` that are neither ``error:`` lines nor progress-bar redraws."""
+    return [
+        ln
+        for ln in err.splitlines()
+        if ln.strip() and not ln.startswith("error:") and not _PROGRESS.search(ln)
+    ]
+
+
 @pytest.mark.parametrize(("command", "build", "names"), CASES.values(), ids=CASES.keys())
 def test_bad_input(
     command: str,
     build: Build,
     names: str | tuple[str, ...],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     bad = build(tmp_path)
     before = _snapshot(tmp_path)
-    capsys.readouterr()
+    capfd.readouterr()
     try:
         code = run_command(command, bad.argv, tmp_path)
-        err = capsys.readouterr().err
+        err = capfd.readouterr().err
         assert code == 2, err
         errors = _error_lines(err)
         assert len(errors) == 1, err
+        assert _other_lines(err) == [], err
         for part in (names,) if isinstance(names, str) else names:
             assert part in errors[0], errors[0]
         assert "Traceback" not in err
