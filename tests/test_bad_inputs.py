@@ -155,6 +155,18 @@ def _symlinked_episode(root: Path) -> None:
     (root / "episodes" / "ep_00001").symlink_to(outside)
 
 
+def _symlinked_file(name: str) -> Callable[[Path], None]:
+    """Replace an episode's file by a link to a copy outside the dataset."""
+
+    def edit(root: Path) -> None:
+        f = root / "episodes" / "ep_00001" / name
+        outside = root.parent / f"elsewhere_{name}"
+        f.rename(outside)
+        f.symlink_to(outside)
+
+    return edit
+
+
 def _episode_json(text: str) -> Callable[[Path], None]:
     def edit(root: Path) -> None:
         (root / "episodes" / "ep_00001" / "episode.json").write_text(text)
@@ -391,6 +403,16 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         "inspect",
         lambda t: _inspect(t, _episode_name("ep_00000")),
         "episodes[1]: episode ep_00000 is listed twice",
+    ),
+    "inspect/signals-symlink-escapes": (
+        "inspect",
+        lambda t: _inspect(t, _symlinked_file("signals.csv")),
+        ("ep_00001/signals.csv: a symbolic link to", "outside the episode"),
+    ),
+    "inspect/episode-json-symlink-escapes": (
+        "inspect",
+        lambda t: _inspect(t, _symlinked_file("episode.json")),
+        ("ep_00001/episode.json: a symbolic link out of the episode",),
     ),
     "inspect/episode-json-invalid": (
         "inspect",

@@ -756,6 +756,8 @@ class DrivingLog:
                     f"{episodes_dir} (symbolic link?); refusing to read it"
                 )
             ep_json = ep_dir / "episode.json"
+            if ep_json.is_symlink() and ep_json.resolve().parent != ep_dir.resolve():
+                raise LogFormatError(f"{ep_json}: a symbolic link out of the episode; refusing it")
             if not ep_json.is_file():
                 raise LogFormatError(
                     f"{ep_json}: missing; episode {name} is listed in {index_path}"
@@ -798,6 +800,16 @@ class DrivingLog:
     def num_frames(self) -> int:
         return sum(e.num_frames for e in self.episodes)
 
+    def _episode_file(self, ep: EpisodeInfo, name: str) -> Path:
+        """``ep.path / name``, refused if a symbolic link leads it out of the episode."""
+        path = ep.path / name
+        if path.is_symlink() and path.resolve().parent != ep.path.resolve():
+            raise LogFormatError(
+                f"{path}: a symbolic link to {path.resolve()}, outside the episode; "
+                "refusing to read it"
+            )
+        return path
+
     def video_path(self, ep: EpisodeInfo) -> Path:
         return ep.path / ENCODINGS[self.meta.encoding][0]
 
@@ -807,7 +819,7 @@ class DrivingLog:
         Returns:
             Column name -> float64 array of shape (num_frames,), ``timestamp`` first.
         """
-        path = ep.path / "signals.csv"
+        path = self._episode_file(ep, "signals.csv")
         expected = ["timestamp", *self.meta.signal_names]
         rows = read_csv_rows(path)
         if not rows or rows[0] != expected:
@@ -841,7 +853,7 @@ class DrivingLog:
 
     def iter_frames(self, ep: EpisodeInfo) -> Iterator[np.ndarray]:
         """Decode frames one by one as RGB uint8 (H, W, 3), checking shape and count."""
-        path = self.video_path(ep)
+        path = self._episode_file(ep, self.video_path(ep).name)
         if not path.is_file():
             raise LogFormatError(f"{path}: missing frame file for episode {ep.name}")
         cap = cv2.VideoCapture(str(path))
