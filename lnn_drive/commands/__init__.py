@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",
     "expert-check": "lnn_drive.commands.expert_check",
+    "export": "lnn_drive.commands.export",
     "carracing-expert": "lnn_drive.commands.carracing_expert",
     "carracing-collect": "lnn_drive.commands.carracing_collect",
     "carracing-evaluate": "lnn_drive.commands.carracing_evaluate",

@@ -16,7 +16,7 @@ An adapter is a :class:`gymnasium.Wrapper` around an external environment that
 :func:`adapter_metadata` is what goes into a dataset's metadata (outputs with units and
 bounds, the preprocessing); a checkpoint trained on that dataset carries the output names
 and units from the dataset's signals.
-Importing this package registers the adapted environments with gymnasium
+Importing ``lnn_drive`` registers the adapted environments with gymnasium
 (``lnn_drive/CarRacing-v3``).
 """
 
@@ -29,7 +29,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.envs.registration import register, registry
 
 from lnn_drive.data.preprocess import Preprocess
 
@@ -340,14 +339,6 @@ def record_adapter_episodes(
         )
     return out
 
-
-if "lnn_drive/CarRacing-v3" not in registry:
-    # No max_episode_steps here: the factory asks gymnasium for CarRacing-v3's own TimeLimit.
-    register(
-        id="lnn_drive/CarRacing-v3",
-        entry_point="lnn_drive.envs.adapters.carracing:make_carracing",
-        disable_env_checker=True,
-    )
 
 __all__ = [
     "AdapterExpertRule",
