@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,27 @@ from lnn_drive.models.encoders import Encoder, build_encoder
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the model or config it is loaded into; names the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeadsOutput:
+    """Everything one batched forward of a policy with extra heads produces.
+
+    Attributes:
+        z: (B, T, k) outputs in standardised units (the barrier-filtered command in
+            column 0 when the policy has a barrier layer).
+        hx: (B, S) controller state after the window.
+        z_nominal: (B, T, k) the controller's outputs before the barrier (== ``z`` without).
+        state: (B, T, 3) standardised state estimate, or ``None`` without a state head.
+        p1, p2: (B, T) learned class-K gains, or ``None`` without a barrier layer.
+    """
+
+    z: torch.Tensor
+    hx: torch.Tensor
+    z_nominal: torch.Tensor
+    state: torch.Tensor | None = None
+    p1: torch.Tensor | None = None
+    p2: torch.Tensor | None = None
 
 
 def _plain(x: Any) -> Any:
@@ -92,9 +114,59 @@ class Policy(nn.Module):
             )
         self.register_buffer("output_mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("output_std", torch.tensor(std, dtype=torch.float32))
+        self._build_heads()
         if self.channels_last:
             self.encoder.to(memory_format=torch.channels_last)
         self._hx: torch.Tensor | None = None
+        self.state_estimate: np.ndarray | None = None
+
+    def _build_heads(self) -> None:
+        """The optional vision state head and BarrierNet layer (``model.state_head`` /
+        ``model.barrier``). Without them no module or buffer is added, so the weights and
+        outputs of every existing model are unchanged."""
+        from lnn_drive.models.safety import STATE_KEYS, BarrierLayer
+
+        spec = self.model_cfg.get("state_head")
+        self.state_signals: list[str] | None = None
+        self.state_head: nn.Module | None = None
+        self.barrier: BarrierLayer | None = None
+        if spec is not None:
+            bad = sorted(set(spec) - {"hidden"})
+            if bad:
+                raise ValueError(f"model.state_head: unknown key(s) {bad}; valid: ['hidden']")
+            hidden = int(spec.get("hidden", 32))
+            if hidden < 1:
+                raise ValueError(f"model.state_head.hidden must be >= 1, got {hidden}")
+            self.state_signals = list(STATE_KEYS)
+            n = len(self.state_signals)
+            self.state_head = nn.Sequential(
+                nn.Linear(self.encoder.feature_dim, hidden), nn.ReLU(), nn.Linear(hidden, n)
+            )
+            # label statistics of the training logs (set by the trainer, saved as weights)
+            self.register_buffer("state_mean", torch.zeros(n))
+            self.register_buffer("state_std", torch.ones(n))
+        bspec = self.model_cfg.get("barrier")
+        if bspec is not None:
+            if self.state_head is None:
+                raise ValueError("model.barrier: needs model.state_head (the state it uses)")
+            if self.output_names[0] != "steering":
+                raise ValueError(
+                    f"model.barrier: the first output must be steering (curvature), got "
+                    f"{self.output_names[0]!r}"
+                )
+            self.barrier = BarrierLayer.from_config(dict(bspec), state_size=self.state_size)
+
+    def set_state_stats(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Store the state labels' mean/std (the state head predicts standardised labels)."""
+        if self.state_head is None:
+            raise ValueError("Policy.set_state_stats: the policy has no state head")
+        self.state_mean.copy_(torch.as_tensor(np.asarray(mean, np.float32)))
+        self.state_std.copy_(torch.as_tensor(np.asarray(std, np.float32)))
+
+    @property
+    def has_heads(self) -> bool:
+        """Whether the policy has a state head (and maybe a barrier layer)."""
+        return self.state_head is not None
 
     # ------------------------------------------------------------------ description
     def config(self) -> dict[str, Any]:
@@ -143,11 +215,49 @@ class Policy(nn.Module):
         self, frames: torch.Tensor, hx: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Like ``forward`` but outputs in standardised target units (what the loss uses)."""
+        if self.has_heads:
+            out = self.forward_heads(frames, hx)
+            return out.z, out.hx
+        return self.controller(self._features(frames), hx)  # (B, T, k), (B, S)
+
+    def _features(self, frames: torch.Tensor) -> torch.Tensor:
         self._check_frames(frames)
         b, t = frames.shape[:2]
         x = self.standardise(frames.reshape(b * t, *frames.shape[2:]))  # (B*T, 3, H, W)
-        feats = self.encoder_forward(x).reshape(b, t, -1)  # (B, T, F)
-        return self.controller(feats, hx)  # (B, T, k), (B, S)
+        return self.encoder_forward(x).reshape(b, t, -1)  # (B, T, F)
+
+    def forward_heads(self, frames: torch.Tensor, hx: torch.Tensor | None = None) -> HeadsOutput:
+        """The forward of a policy with a state head (and barrier layer): outputs,
+        state estimate and gains, all standardised (see :class:`HeadsOutput`).
+
+        With a barrier layer the controller is stepped one frame at a time, so the gains
+        come from its state at every step; the barrier uses the state head's estimate,
+        detached (the state head learns only from its own labels, so the command loss
+        cannot bend the estimate to loosen the barrier).
+        """
+        feats = self._features(frames)  # (B, T, F)
+        state = self.state_head(feats) if self.state_head is not None else None  # (B, T, 3)
+        if self.barrier is None:
+            z, hx = self.controller(feats, hx)  # (B, T, k), (B, S)
+            return HeadsOutput(z=z, hx=hx, z_nominal=z, state=state)
+        outs, states = [], []
+        for t in range(feats.shape[1]):
+            z_t, hx = self.controller(feats[:, t : t + 1], hx)  # (B, 1, k), (B, S)
+            outs.append(z_t)
+            states.append(hx)
+        z_nom = torch.cat(outs, dim=1)  # (B, T, k)
+        hxs = torch.stack(states, dim=1)  # (B, T, S)
+        assert state is not None
+        s_phys = (state * self.state_std + self.state_mean).detach()  # (B, T, 3)
+        u_nom = z_nom[..., 0] * self.output_std[0] + self.output_mean[0]  # (B, T) in 1/m
+        u, p1, p2 = self.barrier(u_nom, s_phys, hxs)
+        z0 = (u - self.output_mean[0]) / self.output_std[0]
+        z = torch.cat([z0.unsqueeze(-1), z_nom[..., 1:]], dim=-1)  # (B, T, k)
+        return HeadsOutput(z=z, hx=hx, z_nominal=z_nom, state=state, p1=p1, p2=p2)
+
+    def state_to_physical(self, s: torch.Tensor) -> torch.Tensor:
+        """Standardised state estimate (..., 3) -> m, rad, 1/m."""
+        return s * self.state_std + self.state_mean
 
     def to_physical(self, z: torch.Tensor) -> torch.Tensor:
         """Standardised outputs (..., k) -> physical units."""
@@ -213,7 +323,14 @@ class Policy(nn.Module):
                 f"Policy.act_batch: the state holds {self._hx.shape[0]} episodes, got {b} frames; "
                 f"call reset(batch_size={b})"
             )
-        y, self._hx = self.forward(x.unsqueeze(1).to(self.output_mean.device), self._hx)
+        x = x.unsqueeze(1).to(self.output_mean.device)  # (B, 1, 3, h, w)
+        if self.has_heads:
+            out = self.forward_heads(x, self._hx)
+            self._hx = out.hx
+            assert out.state is not None
+            self.state_estimate = self.state_to_physical(out.state[:, 0]).float().cpu().numpy()
+            return self.to_physical(out.z[:, 0]).float().cpu().numpy()  # (B, k)
+        y, self._hx = self.forward(x, self._hx)
         return y[:, 0].float().cpu().numpy()  # (B, k)
 
     def act(self, frame: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,18 +146,99 @@ def filter_command(
 STATE_KEYS = ("lateral_offset", "heading_error", "road_curvature")
 
 
+#: CBF parameters a ``model.barrier`` mapping may set (the rest are the layer's own).
+_CBF_FIELDS = ("d_max", "speed", "lane_centre", "u_max", "cos_min")
+
+
+class BarrierLayer(nn.Module):
+    """The CBF filter as a network's last layer (BarrierNet, Xiao et al. 2023): the
+    class-K gains ``p1, p2`` of both lane barriers are produced per step from the
+    controller's recurrent state, ``p = p_min + p_scale * sigmoid(MLP(hx))`` (BarrierNet
+    produces its penalty functions the same way, a sigmoid-scaled output of the network),
+    and the nominal command is clipped to the barrier interval, then to the actuator bounds.
+    The rate limit is left to the closed-loop :class:`SafetyFilter` (a training window has
+    no previous executed command).
+
+    Args:
+        state_size: Controller state size (input of the gain head).
+        cfg: Filter parameters (``p1``/``p2``/``rate_max`` unused: the gains are learned).
+        hidden: Width of the gain head.
+        p_min, p_scale: Gain range ``(p_min, p_min + p_scale)`` (1/s); ``p_min > 0`` keeps
+            the interval non-empty and the barrier a valid HOCBF.
+    """
+
+    def __init__(
+        self,
+        *,
+        state_size: int,
+        cfg: CBFConfig,
+        hidden: int = 16,
+        p_min: float = 0.1,
+        p_scale: float = 4.0,
+    ) -> None:
+        super().__init__()
+        if hidden < 1 or not p_min > 0 or not p_scale > 0:
+            raise ValueError(
+                f"model.barrier: hidden >= 1, p_min > 0, p_scale > 0 needed, got "
+                f"{hidden}, {p_min}, {p_scale}"
+            )
+        self.cfg = cfg
+        self.p_min, self.p_scale = float(p_min), float(p_scale)
+        self.gains = nn.Sequential(
+            nn.Linear(state_size, hidden), nn.Tanh(), nn.Linear(hidden, 2)
+        )
+
+    @classmethod
+    def from_config(cls, spec: Mapping[str, Any], *, state_size: int) -> BarrierLayer:
+        """From the ``model.barrier`` mapping: ``hidden``, ``p_min``, ``p_scale`` and any
+        of ``d_max``, ``speed``, ``lane_centre``, ``u_max``, ``cos_min``."""
+        own = ("hidden", "p_min", "p_scale")
+        bad = sorted(set(spec) - set(own) - set(_CBF_FIELDS))
+        if bad:
+            raise ValueError(f"model.barrier: unknown key(s) {bad}; valid: {[*own, *_CBF_FIELDS]}")
+        cfg = CBFConfig(**{k: float(spec[k]) for k in _CBF_FIELDS if k in spec})
+        return cls(state_size=state_size, cfg=cfg, **{k: spec[k] for k in own if k in spec})
+
+    def coefficients(self, hx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Controller state (..., S) -> gains ``p1, p2`` (...,), each in (p_min, p_min+p_scale)."""
+        p = self.p_min + self.p_scale * torch.sigmoid(self.gains(hx))  # (..., 2)
+        return p[..., 0], p[..., 1]
+
+    def forward(
+        self, u_nom: torch.Tensor, state: torch.Tensor, hx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Filter nominal commands.
+
+        Args:
+            u_nom: (...,) nominal curvature (1/m).
+            state: (..., 3) lateral offset, heading error, road curvature (``STATE_KEYS``).
+            hx: (..., S) controller state the gains are produced from.
+
+        Returns:
+            ``(u, p1, p2)``: the safe command (...,) and the gains used.
+        """
+        p1, p2 = self.coefficients(hx)
+        d, psi, k_road = state.unbind(-1)
+        u = filter_command(u_nom, d, psi, k_road, self.cfg, p1=p1, p2=p2)
+        return u, p1, p2
+
+
 class SafetyFilter:
     """Wraps any policy (``reset`` / ``reset_rows`` / ``act_batch``) with the CBF filter on
     its first output (the curvature command).
 
-    The state comes from :meth:`observe`, called by the closed-loop rollout with every
-    ``info`` of the vector environment (privileged state: an upper bound on what a state
-    estimate can give). Until the first ``observe`` the state is taken as the lane centre,
-    aligned.
+    With ``state_source="info"`` the state comes from :meth:`observe`, called by the
+    closed-loop rollout with every ``info`` of the vector environment (privileged state:
+    an upper bound on what a state estimate can give); until the first ``observe`` the
+    state is taken as the lane centre, aligned. With ``state_source="policy"`` it is the
+    policy's own vision estimate (``policy.state_estimate``, (B, 3), set by a
+    :class:`~lnn_drive.models.policy.Policy` built with ``model.state_head``) and ``info``
+    is ignored.
 
     Args:
         policy: The nominal policy.
         cfg: Filter parameters.
+        state_source: ``info`` (privileged) or ``policy`` (vision state head).
 
     Attributes:
         stats: ``steps``, ``changed`` (steps where the command was changed by more than
@@ -164,11 +246,22 @@ class SafetyFilter:
             ``rate_max``).
     """
 
-    def __init__(self, policy: Any, cfg: CBFConfig | None = None) -> None:
+    def __init__(
+        self, policy: Any, cfg: CBFConfig | None = None, *, state_source: str = "info"
+    ) -> None:
+        if state_source not in ("info", "policy"):
+            raise ValueError(f"SafetyFilter: state_source must be info or policy, got {state_source!r}")
+        if state_source == "policy" and getattr(policy, "state_signals", None) != list(STATE_KEYS):
+            raise ValueError(
+                "SafetyFilter(state_source='policy'): the policy has no state head estimating "
+                f"{list(STATE_KEYS)} (train it with model.state_head)"
+            )
         self.policy = policy
         self.cfg = cfg or CBFConfig()
+        self.state_source = state_source
         self.preprocess = getattr(policy, "preprocess", None)
-        self.model_name = f"{getattr(policy, 'model_name', 'policy')}+cbf"
+        suffix = "+cbf" if state_source == "info" else "+cbf(vision)"
+        self.model_name = f"{getattr(policy, 'model_name', 'policy')}{suffix}"
         self.stats = {"steps": 0, "changed": 0, "rate_exceeded": 0}
         self._state = np.zeros((1, 3))
         self._u_prev: np.ndarray | None = None
@@ -185,7 +278,10 @@ class SafetyFilter:
             self._u_prev = np.where(m, np.nan, self._u_prev)
 
     def observe(self, info: Mapping[str, Any], rows: np.ndarray | None = None) -> None:
-        """Take the state of rows ``rows`` (all if ``None``) from a (vector) env's ``info``."""
+        """Take the state of rows ``rows`` (all if ``None``) from a (vector) env's ``info``
+        (ignored with ``state_source="policy"``)."""
+        if self.state_source == "policy":
+            return
         cols = []
         for k in STATE_KEYS:
             if k not in info:
@@ -203,6 +299,8 @@ class SafetyFilter:
     def act_batch(self, frames: np.ndarray) -> np.ndarray:
         out = np.array(self.policy.act_batch(frames), dtype=np.float32)  # (B, k)
         u_nom = out[:, 0].astype(np.float64)
+        if self.state_source == "policy":
+            self._state = np.asarray(self.policy.state_estimate, np.float64).reshape(len(out), 3)
         d, psi, k_road = self._state[: len(out)].T
         u_prev = self._u_prev
         if u_prev is not None:

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ class TrainConfig:
     step_every: int = 1000
     step_gamma: float = 0.5
     alpha: float = 0.5
+    state_loss_weight: float = 0.0
     conv_grad_scale: float = 0.2
     clip_norm: float | None = 1.0
     val_every: int = 100
@@ -108,6 +109,8 @@ class TrainConfig:
             bad("min_lr_ratio", "must be in [0, 1]")
         if self.alpha < 0:
             bad("alpha", "must be >= 0")
+        if not self.state_loss_weight >= 0:
+            bad("state_loss_weight", "must be >= 0")
         if self.conv_grad_scale < 0:
             bad("conv_grad_scale", "must be >= 0")
         if self.clip_norm is not None and self.clip_norm <= 0:
@@ -197,8 +200,19 @@ class _Standardised(torch.nn.Module):
         super().__init__()
         self.policy = policy
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.policy.has_heads:  # (outputs, state estimate), both standardised
+            out = self.policy.forward_heads(frames)
+            return out.z, out.state
         return self.policy.forward_standardised(frames)[0]
+
+
+def state_loss(policy: Policy, state_pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """MSE of the standardised state estimate against the state labels, which the trainer
+    appends after the k command targets: y (B, T, k + 3)."""
+    k = len(policy.output_names)
+    zs = (y[..., k:] - policy.state_mean) / policy.state_std  # (B, T, 3)
+    return (state_pred - zs).square().mean()
 
 
 def default_run_dir(task: str = "train") -> Path:
@@ -232,7 +246,7 @@ def evaluate(
         for s in range(0, len(idx), batch_size):
             frames, y = ds.get_batch(idx[s : s + batch_size])
             frames, y = frames.to(info.device), y.to(info.device)
-            z = (y - mean) / std
+            z = (y[..., : len(policy.output_names)] - mean) / std  # state labels dropped
             pred, _ = policy.forward_standardised(frames)
             w = torch.exp(alpha * z.abs())
             err = pred - z
@@ -347,15 +361,23 @@ def build_run(
     if tc.threads is not None:
         torch.set_num_threads(max(1, int(tc.threads) // info.world_size))
     torch.manual_seed(tc.seed)
+    k = len(data.targets)
+    if model.state_head is not None:
+        from lnn_drive.models.safety import STATE_KEYS
+
+        # the state labels ride along as extra target columns after the k commands
+        data = replace(data, targets=(*data.targets, *STATE_KEYS))
     split = build_datasets(data, progress=info.is_main and tc.progress)
     policy = Policy(
         model_cfg=model,
         preprocess=split.preprocess,
-        output_names=split.targets,
-        units=split.units,
-        target_mean=split.target_mean,
-        target_std=split.target_std,
+        output_names=split.targets[:k],
+        units={n: split.units[n] for n in split.targets[:k]},
+        target_mean=split.target_mean[:k],
+        target_std=split.target_std[:k],
     ).to(info.device)
+    if policy.has_heads:
+        policy.set_state_stats(split.target_mean[k:], split.target_std[k:])
     conv_params = {id(p) for c in policy.encoder.conv_layers() for p in c.parameters()}
     # Adam normalises away a constant gradient scale, so the paper's down-scaled conv
     # gradients are applied as the conv group's learning-rate factor.
@@ -400,9 +422,9 @@ def build_run(
         sampler=sampler,
         state=TrainState(),
         data_meta={
-            "target_mean": split.target_mean.tolist(),
-            "target_std": split.target_std.tolist(),
-            "units": split.units,
+            "target_mean": split.target_mean[:k].tolist(),
+            "target_std": split.target_std[:k].tolist(),
+            "units": {n: split.units[n] for n in split.targets[:k]},
             "report": split.report,
         },
     )
@@ -452,11 +474,18 @@ def train_step(run: TrainRun, lr: float, last_good: str | None) -> StepResult:
     frames, y = run.split.train.get_batch(idx)
     frames = frames.to(info.device, non_blocking=True)
     y = y.to(info.device, non_blocking=True)
-    z = (y - policy.output_mean) / policy.output_std  # (B, T, k) standardised targets
+    k = len(policy.output_names)
+    z = (y[..., :k] - policy.output_mean) / policy.output_std  # (B, T, k) standardised targets
     use_amp = resolve_amp(tc.amp, info.device.type)
     with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=use_amp):
         pred = run.module(frames)
+    state_pred = None
+    if isinstance(pred, tuple):  # state head: (outputs, state estimate)
+        pred, state_pred = pred
+    # with a barrier layer ``pred`` is the filtered command: the loss is on what is executed
     loss = weighted_mse(pred.float(), z, tc.alpha)
+    if state_pred is not None and tc.state_loss_weight > 0:
+        loss = loss + tc.state_loss_weight * state_loss(policy, state_pred.float(), y)
     if not torch.isfinite(loss):
         raise NonFiniteLossError(
             f"training loss is {loss.item()} at step {state.step + 1}; stopped. "
