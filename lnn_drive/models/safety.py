@@ -184,9 +184,7 @@ class BarrierLayer(nn.Module):
             )
         self.cfg = cfg
         self.p_min, self.p_scale = float(p_min), float(p_scale)
-        self.gains = nn.Sequential(
-            nn.Linear(state_size, hidden), nn.Tanh(), nn.Linear(hidden, 2)
-        )
+        self.gains = nn.Sequential(nn.Linear(state_size, hidden), nn.Tanh(), nn.Linear(hidden, 2))
 
     @classmethod
     def from_config(cls, spec: Mapping[str, Any], *, state_size: int) -> BarrierLayer:
@@ -250,7 +248,9 @@ class SafetyFilter:
         self, policy: Any, cfg: CBFConfig | None = None, *, state_source: str = "info"
     ) -> None:
         if state_source not in ("info", "policy"):
-            raise ValueError(f"SafetyFilter: state_source must be info or policy, got {state_source!r}")
+            raise ValueError(
+                f"SafetyFilter: state_source must be info or policy, got {state_source!r}"
+            )
         if state_source == "policy" and getattr(policy, "state_signals", None) != list(STATE_KEYS):
             raise ValueError(
                 "SafetyFilter(state_source='policy'): the policy has no state head estimating "
