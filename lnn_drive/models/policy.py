@@ -154,7 +154,10 @@ class Policy(nn.Module):
                     f"model.barrier: the first output must be steering (curvature), got "
                     f"{self.output_names[0]!r}"
                 )
-            self.barrier = BarrierLayer.from_config(dict(bspec), state_size=self.state_size)
+            # gains from the controller state; a stateless controller (feed-forward) has
+            # none, so its gains come from the per-frame features it is fed instead
+            gain_in = self.state_size or self.encoder.feature_dim
+            self.barrier = BarrierLayer.from_config(dict(bspec), state_size=gain_in)
 
     def set_state_stats(self, mean: Sequence[float], std: Sequence[float]) -> None:
         """Store the state labels' mean/std (the state head predicts standardised labels)."""
@@ -231,7 +234,7 @@ class Policy(nn.Module):
         state estimate and gains, all standardised (see :class:`HeadsOutput`).
 
         With a barrier layer the controller is stepped one frame at a time, so the gains
-        come from its state at every step; the barrier uses the state head's estimate,
+        come from its state at every step (from the features for a stateless controller); the barrier uses the state head's estimate,
         detached (the state head learns only from its own labels, so the command loss
         cannot bend the estimate to loosen the barrier).
         """
@@ -250,7 +253,7 @@ class Policy(nn.Module):
         assert state is not None
         s_phys = (state * self.state_std + self.state_mean).detach()  # (B, T, 3)
         u_nom = z_nom[..., 0] * self.output_std[0] + self.output_mean[0]  # (B, T) in 1/m
-        u, p1, p2 = self.barrier(u_nom, s_phys, hxs)
+        u, p1, p2 = self.barrier(u_nom, s_phys, hxs if self.state_size else feats)
         z0 = (u - self.output_mean[0]) / self.output_std[0]
         z = torch.cat([z0.unsqueeze(-1), z_nom[..., 1:]], dim=-1)  # (B, T, k)
         return HeadsOutput(z=z, hx=hx, z_nominal=z_nom, state=state, p1=p1, p2=p2)
