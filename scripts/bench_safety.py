@@ -1,14 +1,17 @@
 """Safety table: lane departures with and without the CBF filter, on the same roads and
 noise seeds.
 
-    python scripts/bench_safety.py --model ncp=runs/ncp/best.pt --model cnn=runs/cnn/best.pt
+    python scripts/bench_safety.py --model ncp=runs/ncp/best.pt --model cnn=runs/cnn/best.pt \
+        --barriernet ncp_barrier=runs/ncp_barrier/best.pt
 
-For each model and condition (clean, frame noise variances, actuation lag) it drives the
-same roads with the bare policy and with the privileged-state CBF filter
-(``lnn_drive.models.safety.SafetyFilter``) and prints departures (the simulator's
-interventions: ``|offset| > 2.0 m``), departures per km, max |offset| and the share of
-steps where the filter changed the command. Not covered: the vision state head and the
-BarrierNet-trained model (see docs/safety.md).
+For each ``--model`` and condition (clean, frame noise variances, actuation lag) it drives
+the same roads with the bare policy (``none``), with the post-hoc CBF filter
+(``lnn_drive.models.safety.SafetyFilter``) on the privileged simulator state (``cbf``) and,
+when the checkpoint has a vision state head (``model.state_head``), on the policy's own
+state estimate (``cbf-vision``). Each ``--barriernet`` checkpoint (trained with
+``model.barrier``: the filter is its last layer) is driven as it is (``barriernet``). It
+prints departures (the simulator's interventions: ``|offset| > 2.0 m``), departures per km,
+max |offset| and the share of steps where a filter changed the command.
 """
 
 from __future__ import annotations
@@ -35,8 +38,17 @@ def _condition(spec: str) -> tuple[str, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--model", action="append", default=[], help="name=checkpoint (.pt or .onnx)")
     ap.add_argument(
-        "--model", action="append", required=True, help="name=checkpoint (.pt or .onnx)"
+        "--barriernet",
+        action="append",
+        default=[],
+        help="name=checkpoint of a model trained with model.barrier (driven as it is)",
+    )
+    ap.add_argument(
+        "--filters",
+        default="none,cbf,cbf-vision",
+        help="for --model: comma-separated none, cbf (privileged state), cbf-vision",
     )
     ap.add_argument("--roads", type=int, default=4)
     ap.add_argument("--steps", type=int, default=1000, help="steps per road (1000 = 333 m)")
@@ -57,12 +69,29 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         conds = [_condition(c.strip()) for c in a.conditions.split(",") if c.strip()]
-        models = {}
-        for spec in a.model:
-            name, sep, path = spec.partition("=")
-            if not sep:
-                raise ValueError(f"--model {spec!r}: expected name=checkpoint")
-            models[name] = load_acting_policy(path)
+        filters = [f.strip() for f in a.filters.split(",") if f.strip()]
+        bad = sorted(set(filters) - {"none", "cbf", "cbf-vision"})
+        if bad:
+            raise ValueError(f"--filters: unknown {bad}; valid: none, cbf, cbf-vision")
+        if not a.model and not a.barriernet:
+            raise ValueError("give at least one --model or --barriernet")
+        runs = []  # (name, policy, filters)
+        for opt, specs in (("--model", a.model), ("--barriernet", a.barriernet)):
+            for spec in specs:
+                name, sep, path = spec.partition("=")
+                if not sep:
+                    raise ValueError(f"{opt} {spec!r}: expected name=checkpoint")
+                pol = load_acting_policy(path)
+                if opt == "--barriernet":
+                    if getattr(pol, "barrier", None) is None:
+                        raise ValueError(f"--barriernet {path}: not trained with model.barrier")
+                    runs.append((name, pol, ["barriernet"]))
+                    continue
+                fl = filters
+                if getattr(pol, "state_signals", None) is None and "cbf-vision" in fl:
+                    print(f"note: {name} has no vision state head: no cbf-vision rows")
+                    fl = [f for f in fl if f != "cbf-vision"]
+                runs.append((name, pol, fl))
     except (ValueError, FileNotFoundError) as e:  # CheckpointMismatchError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -70,17 +99,25 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(
         f"Roads {seeds[0]}-{seeds[-1]}, {a.steps} steps each, noise seed {a.noise_seed}, "
-        "privileged-state filter (CBFConfig defaults).\n"
+        "filters with CBFConfig defaults.\n"
     )
     print(
-        "| model | condition | filter | departures | per km | max abs offset (m) | changed steps |"
+        "| model | condition | filter | departures | per km | max abs offset (m) | changed steps "
+        "| vision state MAE (d / psi) |"
     )
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
-    for name, policy in models.items():
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | --- |")
+    for name, policy, filts in runs:
         for cname, var, lag in conds:
             fn = env_fn({}, crash_mode="intervene", max_episode_steps=a.steps, actuation_lag=lag)
-            for filt in ("none", "cbf"):
-                pol = SafetyFilter(policy, CBFConfig()) if filt == "cbf" else policy
+            for filt in filts:
+                if filt == "cbf":
+                    pol = SafetyFilter(policy, CBFConfig())
+                elif filt == "cbf-vision":
+                    pol = SafetyFilter(policy, CBFConfig(), state_source="policy")
+                else:
+                    pol = policy
+                if filt == "barriernet":
+                    policy.barrier_stats = {"steps": 0, "changed": 0}
                 tr = run_drives(
                     pol,
                     fn,
@@ -93,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
                 dep = sum(t.interventions for t in tr)
                 km = sum(float(t.distance[-1]) for t in tr) / 1000.0
                 mx = max(float(np.abs(t.lateral_offset).max()) for t in tr)
-                changed = pol.stats["changed"] / pol.stats["steps"] if filt == "cbf" else 0.0
+                st = policy.barrier_stats if filt == "barriernet" else getattr(pol, "stats", None)
+                changed = st["changed"] / max(st["steps"], 1) if st else 0.0
+                err = ""
+                if filt == "cbf-vision" and st["err_steps"]:
+                    e = st["abs_err"] / st["err_steps"]
+                    err = f"{e[0]:.2f} m / {e[1]:.3f} rad"
                 rows.append(
                     dict(
                         model=name,
@@ -104,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
                         max_abs_offset=mx,
                         changed=changed,
                         km=km,
+                        state_mae=err,
                     )
                 )
                 print(
                     f"| {name} | {cname} | {filt} | {dep} | {dep / km:.2f} | {mx:.2f} | "
-                    f"{changed:.1%} |",
+                    f"{changed:.1%} | {err} |",
                     flush=True,
                 )
     if a.json:

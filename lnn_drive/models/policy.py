@@ -119,6 +119,8 @@ class Policy(nn.Module):
             self.encoder.to(memory_format=torch.channels_last)
         self._hx: torch.Tensor | None = None
         self.state_estimate: np.ndarray | None = None
+        #: closed-loop steps and steps where the barrier layer changed the command
+        self.barrier_stats = {"steps": 0, "changed": 0}
 
     def _build_heads(self) -> None:
         """The optional vision state head and BarrierNet layer (``model.state_head`` /
@@ -332,6 +334,10 @@ class Policy(nn.Module):
             self._hx = out.hx
             assert out.state is not None
             self.state_estimate = self.state_to_physical(out.state[:, 0]).float().cpu().numpy()
+            if self.barrier is not None:
+                changed = (out.z[:, 0, 0] - out.z_nominal[:, 0, 0]).abs() > 1e-9
+                self.barrier_stats["steps"] += int(changed.numel())
+                self.barrier_stats["changed"] += int(changed.sum())
             return self.to_physical(out.z[:, 0]).float().cpu().numpy()  # (B, k)
         y, self._hx = self.forward(x, self._hx)
         return y[:, 0].float().cpu().numpy()  # (B, k)

@@ -241,7 +241,8 @@ class SafetyFilter:
     Attributes:
         stats: ``steps``, ``changed`` (steps where the command was changed by more than
             1e-9), ``rate_exceeded`` (steps where the barrier needed a faster change than
-            ``rate_max``).
+            ``rate_max``); with ``state_source="policy"`` also ``abs_err`` (summed |estimate
+            - info| of d, psi, k_road over ``err_steps`` steps, when ``observe`` is called).
     """
 
     def __init__(
@@ -262,7 +263,10 @@ class SafetyFilter:
         self.preprocess = getattr(policy, "preprocess", None)
         suffix = "+cbf" if state_source == "info" else "+cbf(vision)"
         self.model_name = f"{getattr(policy, 'model_name', 'policy')}{suffix}"
-        self.stats = {"steps": 0, "changed": 0, "rate_exceeded": 0}
+        self.stats: dict[str, Any] = {"steps": 0, "changed": 0, "rate_exceeded": 0}
+        if state_source == "policy":
+            self.stats.update(abs_err=np.zeros(3), err_steps=0)
+        self._truth: np.ndarray | None = None
         self._state = np.zeros((1, 3))
         self._u_prev: np.ndarray | None = None
 
@@ -278,16 +282,18 @@ class SafetyFilter:
             self._u_prev = np.where(m, np.nan, self._u_prev)
 
     def observe(self, info: Mapping[str, Any], rows: np.ndarray | None = None) -> None:
-        """Take the state of rows ``rows`` (all if ``None``) from a (vector) env's ``info``
-        (ignored with ``state_source="policy"``)."""
-        if self.state_source == "policy":
-            return
+        """Take the state of rows ``rows`` (all if ``None``) from a (vector) env's ``info``.
+        With ``state_source="policy"`` it is not used for filtering, only to measure the
+        estimate's error (``stats["abs_err"]``: summed |error| of d, psi, k_road)."""
         cols = []
         for k in STATE_KEYS:
             if k not in info:
                 raise ValueError(f"SafetyFilter.observe: info has no {k!r} (privileged state)")
             cols.append(np.asarray(info[k], np.float64).reshape(-1))
         new = np.stack(cols, axis=1)  # (B, 3)
+        if self.state_source == "policy":
+            self._truth = new
+            return
         if new.shape[0] != self._state.shape[0]:
             self._state = np.zeros_like(new)
         if rows is None:
@@ -301,6 +307,11 @@ class SafetyFilter:
         u_nom = out[:, 0].astype(np.float64)
         if self.state_source == "policy":
             self._state = np.asarray(self.policy.state_estimate, np.float64).reshape(len(out), 3)
+            if self._truth is not None and len(self._truth) == len(out):
+                self.stats["abs_err"] = self.stats["abs_err"] + np.abs(
+                    self._state - self._truth
+                ).sum(0)
+                self.stats["err_steps"] += len(out)
         d, psi, k_road = self._state[: len(out)].T
         u_prev = self._u_prev
         if u_prev is not None:
