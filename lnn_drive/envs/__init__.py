@@ -1,6 +1,7 @@
 """Simulated driving environments, their renderer and privileged experts.
 
-Importing this package registers ``lnn_drive/LaneKeeping-v0`` with gymnasium.
+Importing this package registers ``lnn_drive/LaneKeeping-v0`` and
+``lnn_drive/FlyToTarget-v0`` with gymnasium.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -14,8 +15,16 @@ if ENV_ID not in registry:
         entry_point="lnn_drive.envs.lane_keeping:LaneKeepingEnv",
         max_episode_steps=1000,
     )
+DRONE_ENV_ID = "lnn_drive/FlyToTarget-v0"
+if DRONE_ENV_ID not in registry:
+    register(
+        id=DRONE_ENV_ID,
+        entry_point="lnn_drive.envs.fly_to_target:FlyToTargetEnv",
+        max_episode_steps=600,
+    )
 
 __all__ = [
+    "DRONE_ENV_ID",
     "ENV_ID",
     "LABEL_CLASSES",
     "MAX_CURVATURE",
