@@ -279,9 +279,9 @@ def _draw(out, q, rows, tex, pano, objs, depth):  # pragma: no cover - numba
                 is_trunk = False
                 if kind == K_TREE:
                     rb = (b - 0.6) / 0.4
-                    if a * a + rb * rb < 1.0 - 0.35 * _noise(tu >> 1, tv >> 1, seed + 5):
-                        if not (sparse > 0.0 and _noise(tu, tv, seed + 9) < sparse):
-                            sh = 0.7 + 0.3 * b + 0.25 * (nz - 0.5) - 0.12 * a
+                    in_crown = a * a + rb * rb < 1.0 - 0.35 * _noise(tu >> 1, tv >> 1, seed + 5)
+                    if in_crown and not (sparse > 0.0 and _noise(tu, tv, seed + 9) < sparse):
+                        sh = 0.7 + 0.3 * b + 0.25 * (nz - 0.5) - 0.12 * a
                     if sh < 0.0 and b < 0.5 and abs(a) < 0.3 / ow:
                         sh = 0.8 + 0.2 * nz
                         is_trunk = True

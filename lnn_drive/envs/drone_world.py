@@ -9,7 +9,6 @@ billboards and the dynamics test for collisions.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 
 import cv2
