@@ -11,7 +11,9 @@ Commands are body-frame ``vx, vy, vz`` (m/s) and yaw rate (rad/s), like the poli
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -114,4 +116,59 @@ def dart_action(
     return np.clip(a, -high, high).astype(np.float32)
 
 
-__all__ = ["DroneExpert", "dart_action"]
+def fly_expert(
+    config: Mapping[str, Any] | None = None,
+    *,
+    episodes: int = 200,
+    first_seed: int = 1_000_000,
+    dart_std: float = 0.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Fly the expert over ``episodes`` fresh scenes (seeds ``first_seed``, ``first_seed +
+    1``, ...) and count how they end.
+
+    Args:
+        config: :class:`~lnn_drive.envs.drone_config.DroneConfig` fields (season, gusts...).
+        episodes: Number of episodes.
+        first_seed: Reset seed of the first episode.
+        dart_std: DART noise on the executed command (fraction of each bound); the
+            expert's clean command is still what it would label.
+        seed: Seed of the DART noise generator.
+
+    Returns:
+        ``{"episodes", "success", "timeout", "collision", "target_lost", "success_rate",
+        "mean_time_s", "seeds"}`` (``mean_time_s`` over successful episodes).
+    """
+    from lnn_drive.envs.drone_config import OUTCOMES
+    from lnn_drive.envs.fly_to_target import make_drone_env
+
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    env = make_drone_env(config, render_mode=None)
+    high = env.unwrapped.high
+    rng = np.random.default_rng([seed, 0xDA27])
+    counts = dict.fromkeys(OUTCOMES, 0)
+    times = []
+    try:
+        for e in range(episodes):
+            _, info = env.reset(seed=first_seed + e)
+            done = False
+            while not done:
+                a = dart_action(info["expert_action"], dart_std, high, rng)
+                _, _, term, trunc, info = env.step(a)
+                done = term or trunc
+            counts[info["outcome"]] += 1
+            if info["outcome"] == "success":
+                times.append(info["steps"] / env.unwrapped.config.fps)
+    finally:
+        env.close()
+    return {
+        "episodes": episodes,
+        **counts,
+        "success_rate": counts["success"] / episodes,
+        "mean_time_s": float(np.mean(times)) if times else math.nan,
+        "seeds": (first_seed, first_seed + episodes - 1),
+    }
+
+
+__all__ = ["DroneExpert", "dart_action", "fly_expert"]
