@@ -7,6 +7,7 @@ Importing this package registers ``lnn_drive/LaneKeeping-v0`` and
 from gymnasium.envs.registration import register, registry
 
 from lnn_drive.envs.config import LABEL_CLASSES, MAX_CURVATURE, PRESETS, EnvConfig
+from lnn_drive.envs.drone_config import DRONE_ENV_ID
 from lnn_drive.envs.factory import ENV_ID, env_fn, make_env
 
 if ENV_ID not in registry:
@@ -15,7 +16,6 @@ if ENV_ID not in registry:
         entry_point="lnn_drive.envs.lane_keeping:LaneKeepingEnv",
         max_episode_steps=1000,
     )
-DRONE_ENV_ID = "lnn_drive/FlyToTarget-v0"
 if DRONE_ENV_ID not in registry:
     register(
         id=DRONE_ENV_ID,

@@ -16,6 +16,9 @@ import numpy as np
 
 from lnn_drive.envs.config import PRESETS, Appearance, appearance
 
+#: The registered id of the drone task.
+DRONE_ENV_ID = "lnn_drive/FlyToTarget-v0"
+
 #: Names of the four action components, in order, with their units.
 ACTION_SIGNALS: dict[str, str] = {
     "vx": "m/s",
@@ -218,4 +221,4 @@ class DroneConfig:
         return out
 
 
-__all__ = ["ACTION_SIGNALS", "OUTCOMES", "SEASONS", "DroneConfig"]
+__all__ = ["ACTION_SIGNALS", "DRONE_ENV_ID", "OUTCOMES", "SEASONS", "DroneConfig"]

@@ -9,7 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lnn_drive.envs.drone_config import DroneConfig
+from lnn_drive.envs.drone_config import DRONE_ENV_ID, DroneConfig
 from lnn_drive.envs.drone_expert import DroneExpert
 from lnn_drive.envs.drone_render import DroneRenderer
 from lnn_drive.envs.drone_world import K_BUSH, O_H, O_KIND, O_RAD, O_X, O_Y, generate_world
@@ -344,7 +344,7 @@ def make_drone_env(
     base = config.to_dict() if isinstance(config, DroneConfig) else dict(config or {})
     cfg = DroneConfig.from_mapping(base, **overrides)
     return gym.make(
-        "lnn_drive/FlyToTarget-v0",
+        DRONE_ENV_ID,
         max_episode_steps=cfg.max_episode_steps,
         render_mode=render_mode,
         config=cfg,
