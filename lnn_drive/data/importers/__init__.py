@@ -2,13 +2,16 @@
 :class:`~lnn_drive.data.log.LogWriter`."""
 
 from lnn_drive.data.importers.common import ImportSummary, resolve_frame_path
+from lnn_drive.data.importers.drone_causality import DroneImportConfig, import_drone_causality
 from lnn_drive.data.importers.udacity import UdacityImportConfig, import_udacity
 from lnn_drive.data.importers.video import VideoImportConfig, import_video
 
 __all__ = [
+    "DroneImportConfig",
     "ImportSummary",
     "UdacityImportConfig",
     "VideoImportConfig",
+    "import_drone_causality",
     "import_udacity",
     "import_video",
     "resolve_frame_path",
