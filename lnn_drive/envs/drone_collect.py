@@ -44,10 +44,10 @@ class DroneCollectConfig:
     """What :func:`collect_drone` writes.
 
     Attributes:
-        out: Destination dataset folder (must not exist unless ``overwrite``).
-        episodes: Number of episodes, one scene seed each (``seed``, ``seed + 1``, ...).
-        seasons: Seasons used in turn episode by episode; empty = the env's.
-        seed: First scene seed; the DART noise generator is seeded from it too.
+        out: The dataset folder to create (an existing one only with ``overwrite``).
+        episodes: How many flights, each in the scene of seed ``seed + episode index``.
+        seasons: Seasons taking turns, one per episode; empty: the env's season.
+        seed: Scene seed of the first episode, also seeding the DART noise.
         dart_std: DART noise on the executed command, a fraction of each bound (in [0, 0.5]).
         steps: Frame limit per episode; ``None`` = until the episode ends (success,
             failure or the env's time limit).
@@ -119,17 +119,16 @@ def collect_drone(
         "action": "body-frame vx, vy, vz (m/s; x forward, y left, z up) and yaw_rate (rad/s, + = left)",
         "labels": list(ACTION_SIGNALS),
     }
+    camera = {"height": base.height, "width": base.width, "fps": base.fps}
     try:
         with LogWriter(
             ccfg.out,
-            height=base.height,
-            width=base.width,
-            fps=base.fps,
             signals=DRONE_SIGNALS,
             source=f"simulator:{DRONE_ENV_ID}",
+            extra=extra,
             encoding=ccfg.encoding,
             overwrite=ccfg.overwrite,
-            extra=extra,
+            **camera,
         ) as log:
             for e in range(ccfg.episodes):
                 season = seasons[e % len(seasons)]

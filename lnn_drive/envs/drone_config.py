@@ -30,6 +30,9 @@ ACTION_SIGNALS: dict[str, str] = {
 #: Seasons (the car's appearance presets: colours, lighting, fog).
 SEASONS: tuple[str, ...] = PRESETS
 
+#: Fields that are (low, high) pairs.
+_PAIRS = ("start_altitude", "target_distance")
+
 #: How an episode can end (``info["outcome"]``; ``None`` while it runs).
 OUTCOMES = ("success", "timeout", "collision", "target_lost")
 
@@ -41,7 +44,7 @@ class DroneConfig:
 
     Attributes:
         season: Appearance, one of :data:`SEASONS` (summer, autumn, winter, dusk, fog).
-        fps: Control and camera rate (Hz).
+        fps: Rate (Hz) of control and of the camera.
         height, width: Camera image size (pixels); the paper's is 144 x 256, the
             CPU-friendly default 72 x 128 (same aspect ratio).
         fov_deg: Horizontal field of view (degrees).
@@ -200,25 +203,25 @@ class DroneConfig:
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any] | None = None, **overrides: Any) -> DroneConfig:
-        """Build from a mapping (e.g. the ``env`` Hydra group) plus overrides. Keys that are
-        not fields raise ``ValueError`` naming them, except ``id`` and ``_target_``."""
-        d = {k: v for k, v in dict(cfg or {}).items() if k not in ("id", "_target_")}
-        d.update(overrides)
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown env option(s) {unknown}; valid options: {sorted(names)}")
-        for k in ("start_altitude", "target_distance"):
-            if isinstance(d.get(k), list):
-                d[k] = tuple(d[k])
-        return cls(**d)
+        """Build from a mapping (e.g. the ``env`` Hydra group) plus overrides; ``id`` and
+        ``_target_`` are skipped, any other key that is not a field raises ``ValueError``."""
+        known = {f.name for f in fields(cls)}
+        merged = {**dict(cfg or {}), **overrides}
+        merged.pop("id", None)
+        merged.pop("_target_", None)
+        if not merged.keys() <= known:
+            raise ValueError(
+                f"unknown env option(s) {sorted(merged.keys() - known)}; valid options: {sorted(known)}"
+            )
+        pairs = {k: tuple(v) for k, v in merged.items() if k in _PAIRS and isinstance(v, list)}
+        return cls(**{**merged, **pairs})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly field values."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        for k in ("start_altitude", "target_distance"):
-            out[k] = list(out[k])
-        return out
+        return {
+            f.name: list(getattr(self, f.name)) if f.name in _PAIRS else getattr(self, f.name)
+            for f in fields(self)
+        }
 
 
 __all__ = ["ACTION_SIGNALS", "DRONE_ENV_ID", "OUTCOMES", "SEASONS", "DroneConfig"]

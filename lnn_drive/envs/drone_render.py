@@ -155,6 +155,20 @@ def _chair(a, b):  # pragma: no cover - numba
     return -1.0
 
 
+@njit(cache=True, inline="always")
+def _billboard(fwd, lat, z, oh, ow, f, cx, cy, cth, sth):  # pragma: no cover - numba
+    """Image rows of an upright billboard's top and base, its centre column and half
+    width, for a camera ``z`` above its base pitched down by (cos, sin) = (cth, sth)."""
+    depth_base = fwd * cth + z * sth  # along the optical axis
+    depth_top = fwd * cth + (z - oh) * sth
+    if depth_base <= 0.1 or depth_top <= 0.1:
+        return False, 0.0, 0.0, 0.0, 0.0
+    v_base = cy + f * (z * cth - fwd * sth) / depth_base
+    v_top = cy + f * ((z - oh) * cth - fwd * sth) / depth_top
+    inv = 2.0 / (depth_base + depth_top)
+    return True, v_top, v_base, cx - f * lat * inv, 0.5 * f * ow * inv
+
+
 @njit(cache=True, fastmath=True)
 def _draw(out, q, rows, tex, pano, objs, depth):  # pragma: no cover - numba
     h, w = out.shape
@@ -232,29 +246,16 @@ def _draw(out, q, rows, tex, pano, objs, depth):  # pragma: no cover - numba
     tr, tg, tb = q[Q_TRUNK] * light, q[Q_TRUNK + 1] * light, q[Q_TRUNK + 2] * light
     for k in order:
         fwd = depth[k]
-        dx = objs[k, O_X] - x
-        dy = objs[k, O_Y] - y
-        lat = -dx * sy_ + dy * cy_
         ow = objs[k, O_W]
         oh = objs[k, O_H]
         kind = int(objs[k, O_KIND])
         seed = int(objs[k, O_SEED])
-        # camera frame: depth along the optical axis and image-down offset of base and top
-        zb = fwd * cth + z * sth
-        yb = z * cth - fwd * sth
-        zt = fwd * cth - (oh - z) * sth
-        yt = -(oh - z) * cth - fwd * sth
-        if zb <= 0.1 or zt <= 0.1:
+        lat = (objs[k, O_Y] - y) * cy_ - (objs[k, O_X] - x) * sy_
+        ok, vt, vb, uc, hw = _billboard(fwd, lat, z, oh, ow, f, cx, cyc, cth, sth)
+        if not ok:
             continue
-        vb = cyc + f * yb / zb
-        vt = cyc + f * yt / zt
-        zm = 0.5 * (zb + zt)
-        uc = cx - f * lat / zm
-        hw = 0.5 * f * ow / zm
-        u0 = max(int(math.floor(uc - hw)), 0)
-        u1 = min(int(math.ceil(uc + hw)), w)
-        v0 = max(int(math.floor(vt)), 0)
-        v1 = min(int(math.ceil(vb)), h)
+        u0, u1 = max(int(math.floor(uc - hw)), 0), min(int(math.ceil(uc + hw)), w)
+        v0, v1 = max(int(math.floor(vt)), 0), min(int(math.ceil(vb)), h)
         if u0 >= u1 or v0 >= v1:
             continue
         fog = 1.0 - math.exp(-fwd / fogd)

@@ -22,6 +22,25 @@ COLLISION_REWARD = -10.0
 RESET_OPTIONS = ("target_distance", "target_bearing", "altitude", "reset_mask")
 
 
+def reset_options(options: Mapping[str, Any] | None) -> dict[str, float]:
+    """The numeric ``reset`` options, checked to be known and finite."""
+    out: dict[str, float] = {}
+    for name, value in dict(options or {}).items():
+        if name not in RESET_OPTIONS:
+            valid = ", ".join(RESET_OPTIONS[:-1])
+            raise ValueError(f"unknown reset option {name!r}; valid: {valid}")
+        if name == "reset_mask":
+            continue
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"reset option {name} must be a number, got {value!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"reset option {name} must be finite, got {v}")
+        out[name] = v
+    return out
+
+
 def wrap_angle(a: float) -> float:
     """Angle wrapped to [-pi, pi)."""
     return (a + math.pi) % (2 * math.pi) - math.pi
@@ -135,23 +154,26 @@ class FlyToTargetEnv(gym.Env):
             1.0 if config.time_constant == 0 else 1 - math.exp(-self.dt / config.time_constant)
         )
         self._gust_a = math.exp(-self.dt / config.gust_tau)
-        self.world = None
         self._obs: np.ndarray | None = None
+        self.world = None
 
     # -------------------------------------------------------------------- gym API
 
     def reset(self, *, seed: int | None = None, options: Mapping[str, Any] | None = None):
         super().reset(seed=seed)
         cfg = self.config
-        opts = dict(options or {})
-        unknown = sorted(set(opts) - set(RESET_OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}; valid: {list(RESET_OPTIONS[:3])}")
+        opts = reset_options(options)
         rng = self.np_random
         lim = self.half_fov - math.radians(cfg.target_bearing_margin_deg)
-        dist = self._option(opts, "target_distance", rng.uniform(*cfg.target_distance))
-        bearing = self._option(opts, "target_bearing", rng.uniform(-lim, lim))
-        alt = self._option(opts, "altitude", rng.uniform(*cfg.start_altitude))
+        # draw all three even when given, so that an option does not shift the scene's draws
+        dist, bearing, alt = (
+            opts.get(name, drawn)
+            for name, drawn in (
+                ("target_distance", rng.uniform(*cfg.target_distance)),
+                ("target_bearing", rng.uniform(-lim, lim)),
+                ("altitude", rng.uniform(*cfg.start_altitude)),
+            )
+        )
         if not cfg.success_radius < dist <= cfg.arena - 5:
             raise ValueError(
                 f"reset option target_distance must be in ({cfg.success_radius}, {cfg.arena - 5}] m, got {dist}"
@@ -248,25 +270,12 @@ class FlyToTargetEnv(gym.Env):
         return self._obs, float(reward), terminated, truncated, self._info()
 
     def render(self) -> np.ndarray | None:
-        """The current camera frame (``render_mode="rgb_array"``), a copy."""
-        if self.render_mode != "rgb_array":
-            return None
-        if self._obs is None:
-            raise RuntimeError("call reset() before render()")
-        return self._obs.copy()
+        """A copy of the current camera frame with ``render_mode="rgb_array"``, else None."""
+        if self._obs is None and self.render_mode == "rgb_array":
+            raise RuntimeError("render() needs a frame: call reset() first")
+        return None if self.render_mode != "rgb_array" else np.array(self._obs)
 
     # -------------------------------------------------------------------- internals
-
-    @staticmethod
-    def _option(opts: Mapping[str, Any], name: str, default: float) -> float:
-        v = opts.get(name, default)
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"reset option {name} must be a number, got {v!r}") from None
-        if not math.isfinite(v):
-            raise ValueError(f"reset option {name} must be finite, got {v}")
-        return v
 
     def _action(self, action: Any) -> np.ndarray:
         try:
