@@ -11,20 +11,11 @@ success rate with its Wilson 95% interval, and the mean time to the target.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from lnn_drive.envs.drone_config import SEASONS
 from lnn_drive.envs.drone_expert import fly_expert
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of k successes out of n."""
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
+from lnn_drive.eval.drone import wilson_interval
 
 
 def main() -> None:
@@ -56,7 +47,7 @@ def main() -> None:
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(2) from e
-        lo, hi = wilson(r["success"], r["episodes"])
+        lo, hi = wilson_interval(r["success"], r["episodes"])
         worst = min(worst, r["success_rate"])
         print(
             f"| {season} | {r['success']}/{r['episodes']} | {r['timeout']} | {r['collision']} | "
