@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from lnn_drive.cli import user_errors
 from lnn_drive.envs.drone_config import DroneConfig
 from lnn_drive.eval.drone import DroneEvalConfig, evaluate_flights, plot_paths, results_table
+from lnn_drive.explain.flight_video import flight_video
 from lnn_drive.models import Policy
 
 
@@ -44,6 +45,9 @@ def run(cfg: DictConfig) -> list[dict]:
     (out / "results.md").write_text(table + "\n")
     plot_paths(results, out / "paths.png")
     print(table)
+    if c.get("video"):
+        v = flight_video(policy, env_cfg, out / "flight.mp4", seed=ecfg.first_seed)
+        print(f"video: {v['path']} ({v['frames']} frames, {v['outcome']})")
     print(f"\nresults: {out / 'results.json'}, {out / 'results.md'}, {out / 'paths.png'}")
     return rows
 
