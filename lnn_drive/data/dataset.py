@@ -10,6 +10,7 @@ them (``Preprocess.standardise``) in its forward, exactly as in closed loop.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,66 +141,130 @@ class DataSplit:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _cfg_get(cfg: Any, key: str, default: Any) -> Any:
-    if isinstance(cfg, Mapping):
-        return cfg.get(key, default)
-    return getattr(cfg, key, default)
+def default_cache_dir() -> str:
+    """``$LNN_DRIVE_CACHE``, else ``~/.cache/lnn_drive`` (decode-once frame caches)."""
+    return os.environ.get("LNN_DRIVE_CACHE", f"{os.environ.get('HOME', '/tmp')}/.cache/lnn_drive")
 
 
-def _to_plain(x: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
+def _sample_root() -> str:
+    from lnn_drive import PROJECT_ROOT
 
-        if isinstance(x, DictConfig | ListConfig):
-            return OmegaConf.to_container(x, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return x
+    return str(PROJECT_ROOT / "data" / "sample")
 
 
-def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
-    """Build the train/validation split from the ``data`` config group.
+@dataclass(frozen=True, kw_only=True)
+class BalanceConfig:
+    """Steering-histogram balancing: sharp bends are rare in logs and are where policies
+    crash. ``bins``: histogram bins over the steering range."""
 
-    Keys (see ``conf/data/default.yaml``): ``roots``, ``targets``, ``window``, ``stride``,
-    ``val_fraction``, ``split_seed``, ``cache_dir``, ``preprocess``, ``augment``,
-    ``balance`` {enabled, bins}, ``dedup`` {enabled, threshold, max_fraction}, ``seed``.
+    enabled: bool = True
+    bins: int = 21
 
-    Raises:
-        ValueError: naming the config key or dataset at fault.
+    def __post_init__(self) -> None:
+        if self.bins < 2:
+            raise ValueError(f"data.balance.bins must be >= 2, got {self.bins}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DedupConfig:
+    """Dropping windows of a car standing still.
+
+    Attributes:
+        enabled: Drop such windows.
+        threshold: Mean |frame difference| (0..255) under which a frame counts as still.
+        max_fraction: Drop windows with more still frames than this share.
     """
-    cfg = _to_plain(cfg)
-    roots = list(_cfg_get(cfg, "roots", []))
-    if not roots:
-        raise ValueError("data.roots: no dataset given")
-    target_names = list(_cfg_get(cfg, "targets", ["steering"]))
-    if not target_names:
-        raise ValueError("data.targets: at least one target signal is needed")
-    window = int(_cfg_get(cfg, "window", 16))
-    stride = int(_cfg_get(cfg, "stride", 1))
-    if window < 1:
-        raise ValueError(f"data.window must be >= 1, got {window}")
-    if stride < 1:
-        raise ValueError(f"data.stride must be >= 1, got {stride}")
-    val_fraction = float(_cfg_get(cfg, "val_fraction", 0.2))
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
-    seed = int(_cfg_get(cfg, "seed", 0))
-    preprocess = Preprocess(**dict(_cfg_get(cfg, "preprocess", {}) or {}))
-    cache_dir = _cfg_get(cfg, "cache_dir", None)
-    if cache_dir is None:
-        raise ValueError("data.cache_dir must be set")
-    dedup = dict(_cfg_get(cfg, "dedup", {}) or {})
-    balance = dict(_cfg_get(cfg, "balance", {}) or {})
 
+    enabled: bool = False
+    threshold: float = 0.5
+    max_fraction: float = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Driving logs -> training windows (the ``data`` config group; these are its defaults).
+
+    Attributes:
+        roots: Dataset folders.
+        targets: Target signal names (k).
+        window: Frames per training sequence (NCP paper: 16).
+        stride: Frames between consecutive window starts.
+        val_fraction: Share of episode groups held out for validation.
+        split_seed: Seed of the train/validation split.
+        seed: Seed of the augmentation draws.
+        batch_size: Windows per step (and rank) for :func:`make_loader` users.
+        num_workers: DataLoader workers.
+        cache_dir: Parent folder of the decode-once frame caches.
+        preprocess: Geometry (model input size, crops).
+        augment: Training-time augmentation.
+        balance: Steering-histogram balancing.
+        dedup: Dropping still windows.
+    """
+
+    roots: tuple[str, ...] = field(default_factory=lambda: (_sample_root(),))
+    targets: tuple[str, ...] = ("steering",)
+    window: int = 16
+    stride: int = 4
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    seed: int = 0
+    batch_size: int = 8
+    num_workers: int = 0
+    cache_dir: str = field(default_factory=default_cache_dir)
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roots", tuple(str(r) for r in self.roots))
+        object.__setattr__(self, "targets", tuple(str(t) for t in self.targets))
+        if not self.roots:
+            raise ValueError("data.roots: no dataset given")
+        if not self.targets:
+            raise ValueError("data.targets: at least one target signal is needed")
+        if self.window < 1:
+            raise ValueError(f"data.window must be >= 1, got {self.window}")
+        if self.stride < 1:
+            raise ValueError(f"data.stride must be >= 1, got {self.stride}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {self.batch_size}")
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> DataConfig:
+        """From plain data (nested mappings for ``preprocess``, ``augment``, ...); unknown
+        keys raise ``ValueError`` naming them."""
+        d = dict(d)
+        sub = {"preprocess": Preprocess, "augment": AugmentConfig, "balance": BalanceConfig}
+        sub["dedup"] = DedupConfig
+        names = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown data option(s) {unknown}; valid: {sorted(names)}")
+        for k, c in sub.items():
+            v = d.get(k)
+            if isinstance(v, Mapping):
+                bad = sorted(set(v) - set(c.__dataclass_fields__))
+                if bad:
+                    raise ValueError(f"unknown data.{k} option(s) {bad}")
+                d[k] = AugmentConfig.from_config(v) if c is AugmentConfig else c(**v)
+        return cls(**d)
+
+
+def _load_caches(cfg: DataConfig, progress: bool) -> tuple[list[FrameCache], dict[str, str]]:
+    """Decode-once caches of every root (one camera size) and the targets' units (one unit
+    per target across datasets)."""
     caches = [
         load_or_build_cache(
             r,
-            preprocess,
-            cache_dir,
-            still_threshold=float(dedup.get("threshold", 0.5)),
+            cfg.preprocess,
+            cfg.cache_dir,
+            still_threshold=cfg.dedup.threshold,
             progress=progress,
         )
-        for r in roots
+        for r in cfg.roots
     ]
     camera = {(c.log.meta.height, c.log.meta.width) for c in caches}
     if len(camera) > 1:
@@ -208,7 +273,7 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
         )
     units: dict[str, str] = {}
     for c in caches:
-        for name in target_names:
+        for name in cfg.targets:
             if name not in c.log.meta.signals:
                 raise ValueError(
                     f"{c.log.root}: has no signal {name!r} (signals: {c.log.meta.signal_names}); check data.targets"
@@ -218,31 +283,32 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
                 raise ValueError(
                     f"{c.log.root}: signal {name!r} is in {unit}, other datasets use {units[name]}"
                 )
-    h, w = next(iter(camera))
-    preprocess = preprocess.with_input(h, w)
+    return caches, units
 
-    # Split by group (e.g. all cameras of one drive) so no drive is in both sets.
+
+def _validation_groups(caches: Sequence[FrameCache], cfg: DataConfig) -> set[tuple[int, str]]:
+    """(cache index, episode group) pairs held out: by group (e.g. all cameras of one
+    drive), so no drive is in both sets."""
     groups = sorted({(ci, e.info.group) for ci, c in enumerate(caches) for e in c.episodes})
-    rng = np.random.default_rng(int(_cfg_get(cfg, "split_seed", 0)))
-    order = rng.permutation(len(groups))
+    order = np.random.default_rng(cfg.split_seed).permutation(len(groups))
+    val_fraction = cfg.val_fraction
     n_val = int(np.ceil(val_fraction * len(groups))) if val_fraction > 0 else 0
     if val_fraction > 0 and len(groups) < 2:
         raise ValueError(
             f"data.val_fraction={val_fraction} needs at least 2 episode groups to split by episode, "
             f"found {len(groups)}; add episodes or set data.val_fraction=0"
         )
-    val_groups = {groups[i] for i in order[:n_val]}
+    return {groups[i] for i in order[:n_val]}
 
-    targets = [
-        np.stack(
-            [np.concatenate([e.signals[n] for e in c.episodes]) for n in target_names], axis=1
-        ).astype(np.float32)
-        for c in caches
-    ]  # per cache (N_c, k)
 
+def _window_rows(
+    caches: Sequence[FrameCache], val_groups: set[tuple[int, str]], cfg: DataConfig
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(M, 2) rows of (cache, first frame) for training and validation windows, and the
+    counts of what was kept and dropped."""
+    window, stride = cfg.window, cfg.stride
     rows: dict[str, list[tuple[int, int]]] = {"train": [], "val": []}
     report = {"episodes": 0, "too_short": 0, "windows_dropped_still": 0, "episodes_val": 0}
-    max_still = float(dedup.get("max_fraction", 0.5))
     for ci, c in enumerate(caches):
         for e in c.episodes:
             report["episodes"] += 1
@@ -252,10 +318,10 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
                 report["too_short"] += 1
                 continue
             starts = np.arange(0, e.length - window + 1, stride)
-            if dedup.get("enabled", False):
+            if cfg.dedup.enabled:
                 cum = np.concatenate([[0], np.cumsum(e.still)])
                 frac = (cum[starts + window] - cum[starts]) / window
-                keep = frac <= max_still
+                keep = frac <= cfg.dedup.max_fraction
                 report["windows_dropped_still"] += int((~keep).sum())
                 starts = starts[keep]
             rows[split].extend((ci, e.start + int(s)) for s in starts)
@@ -276,34 +342,64 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
             f"no training windows: {report['episodes']} episodes, window={window}; "
             "use shorter windows or more data"
         )
-    train_rows = np.array(rows["train"], np.int64)
-    val_rows = np.array(rows["val"], np.int64).reshape(-1, 2)
+    train = np.array(rows["train"], np.int64)
+    val = np.array(rows["val"], np.int64).reshape(-1, 2)
+    return train, val, report
 
-    # Statistics over the frames the training windows cover.
+
+def _target_stats(
+    targets: Sequence[np.ndarray], train_rows: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(k,) mean and std over the frames the training windows cover."""
     covered = [np.zeros(len(t), bool) for t in targets]
     for ci, s in train_rows:
         covered[ci][s : s + window] = True
     train_y = np.concatenate([t[m] for t, m in zip(targets, covered, strict=True)])
-    mean = train_y.mean(axis=0)
-    std = np.maximum(train_y.std(axis=0), 1e-6)
+    return train_y.mean(axis=0), np.maximum(train_y.std(axis=0), 1e-6)
 
-    aug_cfg = AugmentConfig.from_config(_cfg_get(cfg, "augment", {}) or {})
+
+def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = False) -> DataSplit:
+    """Build the train/validation split: caches, split by group, windows, target
+    statistics, augmentation and balancing.
+
+    Args:
+        cfg: A :class:`DataConfig`, or a mapping of its fields (the rest default).
+        progress: Show cache-building progress.
+
+    Raises:
+        ValueError: naming the config key or dataset at fault.
+    """
+    if not isinstance(cfg, DataConfig):
+        cfg = DataConfig.from_mapping(cfg)
+    target_names = list(cfg.targets)
+    caches, units = _load_caches(cfg, progress)
+    h, w = caches[0].log.meta.height, caches[0].log.meta.width
+    preprocess = cfg.preprocess.with_input(h, w)
+    val_groups = _validation_groups(caches, cfg)
+    targets = [
+        np.stack(
+            [np.concatenate([e.signals[n] for e in c.episodes]) for n in target_names], axis=1
+        ).astype(np.float32)
+        for c in caches
+    ]  # per cache (N_c, k)
+    train_rows, val_rows, report = _window_rows(caches, val_groups, cfg)
+    mean, std = _target_stats(targets, train_rows, cfg.window)
     augment = (
         Augment(
-            aug_cfg,
-            window_shape=(window, *preprocess.output_shape),
+            cfg.augment,
+            window_shape=(cfg.window, *preprocess.output_shape),
             target_names=target_names,
-            seed=seed,
+            seed=cfg.seed,
         )
-        if aug_cfg.enabled
+        if cfg.augment.enabled
         else None
     )
-    common = dict(caches=caches, targets=targets, window=window, target_names=target_names)
-    train = SequenceDataset(windows=train_rows, augment=augment, seed=seed, **common)
-    val = SequenceDataset(windows=val_rows, augment=None, seed=seed, **common)
-    if balance.get("enabled", False):
+    common = dict(caches=caches, targets=targets, window=cfg.window, target_names=target_names)
+    train = SequenceDataset(windows=train_rows, augment=augment, seed=cfg.seed, **common)
+    val = SequenceDataset(windows=val_rows, augment=None, seed=cfg.seed, **common)
+    if cfg.balance.enabled:
         train.sample_weights = steering_balance_weights(
-            train.window_targets()[:, :, 0].mean(axis=1), bins=int(balance.get("bins", 21))
+            train.window_targets()[:, :, 0].mean(axis=1), bins=cfg.balance.bins
         )
     report.update(windows_train=len(train), windows_val=len(val))
     return DataSplit(

@@ -4,11 +4,12 @@
   ``input_gradient``, ``SaliencyError``;
 - :mod:`lnn_drive.explain.ssim`: ``ssim`` of saliency maps (Gaussian window);
 - :mod:`lnn_drive.explain.attention`: share of saliency on road, horizon band, objects;
-- :mod:`lnn_drive.explain.dynamics`: closed-loop recordings, neuron traces, wiring diagram,
+- :mod:`lnn_drive.explain.recording`: closed-loop recordings (through ``record_episodes``);
+- :mod:`lnn_drive.explain.dynamics`: neuron traces, wiring diagram,
   PCA, decision-tree rules;
 - :mod:`lnn_drive.explain.plots`: overlays, model x frame grids, SSIM/attention charts;
 - :mod:`lnn_drive.explain.video`: ``saliency_video`` (MP4 of a closed-loop run);
-- :mod:`lnn_drive.explain.commands`: the ``saliency`` command (``scripts/saliency.py``).
+- :mod:`lnn_drive.explain.pipeline`: ``explain_policies``, what ``lnn-drive saliency`` runs.
 
 Submodules are imported on use, so importing this package stays cheap.
 """
