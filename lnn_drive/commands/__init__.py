@@ -31,6 +31,10 @@ COMMANDS: dict[str, str] = {
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",
     "expert-check": "lnn_drive.commands.expert_check",
+    "collect-drone": "lnn_drive.commands.collect_drone",
+    "import-drone": "lnn_drive.commands.import_drone",
+    "eval-drone": "lnn_drive.commands.eval_drone",
+    "drone-expert-check": "lnn_drive.commands.drone_expert_check",
 }
 
 #: Exit status of a user mistake (bad option, bad input file).

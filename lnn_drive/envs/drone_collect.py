@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from lnn_drive.data.log import LogWriter
 from lnn_drive.envs.drone_config import ACTION_SIGNALS, DRONE_ENV_ID, SEASONS, DroneConfig
 from lnn_drive.envs.drone_expert import dart_action
 from lnn_drive.envs.fly_to_target import make_drone_env
+from lnn_drive.envs.record import Decision, Episode, record_episodes
 
 #: What the drone observes besides the camera: recorded signal -> ``info`` key.
 DRONE_OBSERVED: dict[str, str] = {
@@ -92,25 +93,88 @@ class DroneCollectConfig:
                 )
 
 
+@dataclass
+class DroneExpertRule:
+    """The drone's privileged expert (``info["expert_action"]``) with DART noise on the
+    executed command: a :class:`~lnn_drive.envs.record.Rule` for
+    :func:`~lnn_drive.envs.record.record_episodes`.
+
+    Labels: ``vx, vy, vz, yaw_rate`` (the clean command) and ``cmd_*`` (what was executed).
+
+    Args:
+        dart_std: DART noise, a fraction of each bound (0: clean).
+        high: The action bounds (4,).
+        rng: Generator of the noise.
+    """
+
+    dart_std: float
+    high: np.ndarray
+    rng: np.random.Generator
+
+    def reset(self, episode: Episode) -> None:
+        return None
+
+    def decide(self, obs: np.ndarray, info: Mapping[str, Any]) -> Decision:
+        label = np.asarray(info["expert_action"], np.float32)
+        cmd = dart_action(label, self.dart_std, self.high, self.rng)
+        labels = {k: float(v) for k, v in zip(ACTION_SIGNALS, label, strict=True)}
+        labels |= {f"cmd_{k}": float(v) for k, v in zip(ACTION_SIGNALS, cmd, strict=True)}
+        return Decision(action=cmd, labels=labels, expert=True)
+
+
+def outcome_counter(outcomes: dict[str, int]) -> Callable[[Mapping[str, Any]], None]:
+    """An ``after_step`` callback counting how episodes end into ``outcomes``."""
+
+    def count(info: Mapping[str, Any]) -> None:
+        if info.get("outcome") is not None:
+            outcomes[info["outcome"]] = outcomes.get(info["outcome"], 0) + 1
+
+    return count
+
+
 def collect_drone(
     ccfg: DroneCollectConfig, env: DroneConfig | Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Fly the expert and write a dataset through :class:`~lnn_drive.data.log.LogWriter`.
+    """Fly the expert through :func:`~lnn_drive.envs.record.record_episodes` and write a
+    dataset through :class:`~lnn_drive.data.log.LogWriter`.
 
     Args:
         ccfg: What to collect.
         env: The environment's settings (a :class:`DroneConfig` or its fields).
 
     Returns:
-        ``{"out", "episodes", "frames", "outcomes" (outcome -> count), "seconds"}``.
+        ``{"out", "episodes", "frames", "outcomes" (outcome -> count; ``cut`` for
+        episodes stopped by ``steps``), "seconds"}``.
     """
     base = env if isinstance(env, DroneConfig) else DroneConfig.from_mapping(env)
     seasons = ccfg.seasons or (base.season,)
-    rng = np.random.default_rng([ccfg.seed, 0xDA27])
+    rule = DroneExpertRule(
+        dart_std=ccfg.dart_std,
+        high=base.action_high,
+        rng=np.random.default_rng([ccfg.seed, 0xDA27]),
+    )
     envs: dict[str, Any] = {}
     outcomes: dict[str, int] = {}
-    frames = 0
     t0 = time.perf_counter()
+
+    def env_for(episode: Episode) -> Any:
+        season = episode.meta["season"]
+        if season not in envs:
+            envs[season] = make_drone_env(base, season=season, render_mode=None)
+        return envs[season]
+
+    episodes = [
+        Episode(
+            seed=ccfg.seed + e,
+            steps=ccfg.steps,
+            meta={
+                "seed": ccfg.seed + e,
+                "season": seasons[e % len(seasons)],
+                "group": f"scene{ccfg.seed + e}",
+            },
+        )
+        for e in range(ccfg.episodes)
+    ]
     extra = {
         "env": base.to_dict(),
         "dart_std": ccfg.dart_std,
@@ -130,43 +194,34 @@ def collect_drone(
             overwrite=ccfg.overwrite,
             **camera,
         ) as log:
-            for e in range(ccfg.episodes):
-                season = seasons[e % len(seasons)]
-                if season not in envs:
-                    envs[season] = make_drone_env(base, season=season, render_mode=None)
-                sim = envs[season]
-                high = sim.unwrapped.high
-                seed = ccfg.seed + e
-                obs, info = sim.reset(seed=seed)
-                meta = {"seed": seed, "season": season, "group": f"scene{seed}"}
-                with log.episode(meta=meta) as ep:
-                    i = 0
-                    while ccfg.steps is None or i < ccfg.steps:
-                        label = info["expert_action"]
-                        cmd = dart_action(label, ccfg.dart_std, high, rng)
-                        signals = {k: float(v) for k, v in zip(ACTION_SIGNALS, label, strict=True)}
-                        signals.update(
-                            {f"cmd_{k}": float(v) for k, v in zip(ACTION_SIGNALS, cmd, strict=True)}
-                        )
-                        signals.update({k: float(info[key]) for k, key in DRONE_OBSERVED.items()})
-                        ep.append(obs, timestamp=i * base.dt, **signals)
-                        obs, _, term, trunc, info = sim.step(cmd)
-                        i += 1
-                        if term or trunc:
-                            break
-                    ep.meta["outcome"] = info["outcome"] or "cut"
-                    outcomes[ep.meta["outcome"]] = outcomes.get(ep.meta["outcome"], 0) + 1
-                    frames += len(ep)
+            stats = record_episodes(
+                env_for,
+                log,
+                rule,
+                episodes=episodes,
+                observed=DRONE_OBSERVED,
+                after_step=outcome_counter(outcomes),
+            )
     finally:
         for sim in envs.values():
             sim.close()
+    cut = stats.episodes - sum(outcomes.values())
+    if cut:
+        outcomes["cut"] = cut
     return {
         "out": str(Path(ccfg.out).absolute()),
-        "episodes": ccfg.episodes,
-        "frames": frames,
+        "episodes": stats.episodes,
+        "frames": stats.frames,
         "outcomes": outcomes,
         "seconds": time.perf_counter() - t0,
     }
 
 
-__all__ = ["DRONE_OBSERVED", "DRONE_SIGNALS", "DroneCollectConfig", "collect_drone"]
+__all__ = [
+    "DRONE_OBSERVED",
+    "DRONE_SIGNALS",
+    "DroneCollectConfig",
+    "DroneExpertRule",
+    "collect_drone",
+    "outcome_counter",
+]

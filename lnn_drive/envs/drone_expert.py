@@ -139,27 +139,33 @@ def fly_expert(
         ``{"episodes", "success", "timeout", "collision", "target_lost", "success_rate",
         "mean_time_s", "seeds"}`` (``mean_time_s`` over successful episodes).
     """
+    from lnn_drive.envs.drone_collect import DroneExpertRule, outcome_counter
     from lnn_drive.envs.drone_config import OUTCOMES
     from lnn_drive.envs.fly_to_target import make_drone_env
+    from lnn_drive.envs.record import Episode, record_episodes
 
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = make_drone_env(config, render_mode=None)
-    high = env.unwrapped.high
-    rng = np.random.default_rng([seed, 0xDA27])
     counts = dict.fromkeys(OUTCOMES, 0)
-    times = []
+    times: list[float] = []
+
+    def after(info: Mapping[str, Any]) -> None:
+        if info["outcome"] == "success":
+            times.append(info["steps"] / env.unwrapped.config.fps)
+
+    count = outcome_counter(counts)
+    rule = DroneExpertRule(
+        dart_std=dart_std, high=env.unwrapped.high, rng=np.random.default_rng([seed, 0xDA27])
+    )
     try:
-        for e in range(episodes):
-            _, info = env.reset(seed=first_seed + e)
-            done = False
-            while not done:
-                a = dart_action(info["expert_action"], dart_std, high, rng)
-                _, _, term, trunc, info = env.step(a)
-                done = term or trunc
-            counts[info["outcome"]] += 1
-            if info["outcome"] == "success":
-                times.append(info["steps"] / env.unwrapped.config.fps)
+        record_episodes(
+            env,
+            None,
+            rule,
+            episodes=[Episode(seed=first_seed + e) for e in range(episodes)],
+            after_step=lambda info: (count(info), after(info)),
+        )
     finally:
         env.close()
     return {

@@ -116,6 +116,8 @@ def test_every_command_prints_its_config(capsys) -> None:
         required = {"evaluate": ["checkpoint=x"], "saliency": ["checkpoints=[x]"]}
         required |= {"collect": ["out=x"], "import-udacity": ["log_dir=x"]}
         required |= {"import-video": ["video=x", "controls=y"]}
+        required |= {"collect-drone": ["out=x"], "import-drone": ["log_dir=x"]}
+        required |= {"eval-drone": ["checkpoint=x"]}
         assert main([name, "--cfg", "job", *required.get(name, [])]) == 0, name
         assert "paths:" in capsys.readouterr().out
         assert module.CONFIG and callable(module.run)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import runpy
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from lnn_drive import PROJECT_ROOT
+from lnn_drive.commands import main
 from lnn_drive.data.importers import DroneImportConfig, import_drone_causality
 from lnn_drive.data.log import DrivingLog, LogFormatError
 
@@ -138,17 +136,20 @@ def test_bad_options(tmp_path):
         run(tmp_path, tmp_path / "nope")
 
 
-def test_script_error_line_and_exit_status(tmp_path, monkeypatch, capsys):
+def test_command_error_line_and_exit_status(tmp_path, capsys):
     root = tmp_path / "flights"
     write_flight(root / "a", 4)
     _bad(root / "a", "nan")
     out = tmp_path / "ds"
-    argv = [f"log_dir={root}", f"out={out}", f"hydra.run.dir={tmp_path}/hydra"]
-    monkeypatch.setattr(sys, "argv", ["import_drone.py", *argv])
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exc:
-        runpy.run_path(str(PROJECT_ROOT / "scripts/import_drone.py"), run_name="__main__")
-    assert exc.value.code == 2
+    rc = main(["import-drone", f"log_dir={root}", f"out={out}", f"hydra.run.dir={tmp_path}/h"])
+    assert rc == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("error: ") and "line 4" in err[0], err
     assert not out.exists()
+    write_flight(root / "b", 3)
+    _bad(root / "a", "header only")  # still bad: a is rejected, b alone is not imported
+    assert (
+        main(["import-drone", f"log_dir={root / 'b'}", f"out={out}", f"hydra.run.dir={tmp_path}/h"])
+        == 0
+    )
+    assert DrivingLog(out).num_frames == 3

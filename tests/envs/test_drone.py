@@ -220,3 +220,13 @@ def test_dart_noise_and_pickle():
     cfg = DroneConfig(season="fog")
     assert pickle.loads(pickle.dumps(cfg)) == cfg
     assert DroneConfig.from_mapping(cfg.to_dict()) == cfg
+
+
+def test_env_group_equals_the_typed_defaults():
+    import yaml
+
+    from lnn_drive import PROJECT_ROOT
+
+    d = yaml.safe_load((PROJECT_ROOT / "conf/env/drone.yaml").read_text())
+    assert d.pop("id") == "lnn_drive/FlyToTarget-v0"
+    assert DroneConfig.from_mapping(d) == DroneConfig()

@@ -14,6 +14,7 @@ from lnn_drive.data.preprocess import Preprocess
 from lnn_drive.envs.drone_collect import DroneCollectConfig, collect_drone
 from lnn_drive.envs.fly_to_target import make_drone_env
 from lnn_drive.models import Policy
+from lnn_drive.commands.config import train_kwargs
 from lnn_drive.train import train
 
 TARGETS = ["vx", "vy", "vz", "yaw_rate"]
@@ -88,7 +89,7 @@ def test_train_on_collected_drone_log_then_fly(model, compose_cfg, tmp_path: Pat
             "train.threads=1",
         ],
     )
-    result = train(cfg)
+    result = train(**train_kwargs(cfg))
     assert result["steps"] == 4 and np.isfinite(result["val_loss"])
     policy = Policy.load(Path(result["run_dir"]) / "checkpoints" / "last.pt")
     assert policy.output_names == TARGETS
