@@ -205,8 +205,8 @@ def test_world_keeps_start_target_and_corridor_clear():
 def test_expert_succeeds_in_every_season_with_gusts():
     for season in SEASONS:
         env = make_drone_env(season=season, gust_std=0.5, command_noise_std=0.03)
-        outcomes = [fly(env, 600, seed=s)[2][-1]["outcome"] for s in range(4)]
-        assert outcomes == ["success"] * 4, (season, outcomes)
+        outcomes = [fly(env, 600, seed=s)[2][-1]["outcome"] for s in range(2)]
+        assert outcomes == ["success"] * 2, (season, outcomes)
 
 
 def test_dart_noise_and_pickle():
