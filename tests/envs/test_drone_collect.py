@@ -38,9 +38,7 @@ def test_collect_drone_writes_a_valid_log(tmp_path):
 def test_collect_drone_is_repeatable_and_validates(tmp_path):
     runs = []
     for name in ("a", "b"):
-        s = collect_drone(
-            DroneCollectConfig(out=str(tmp_path / name), episodes=1, steps=15), SMALL
-        )
+        s = collect_drone(DroneCollectConfig(out=str(tmp_path / name), episodes=1, steps=15), SMALL)
         assert s["outcomes"] == {"cut": 1}
         log = DrivingLog(tmp_path / name)
         runs.append(log.signals(log.episodes[0]))

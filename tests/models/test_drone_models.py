@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from lnn_drive import PROJECT_ROOT
+from lnn_drive.commands.config import train_kwargs
 from lnn_drive.data.preprocess import Preprocess
 from lnn_drive.envs.drone_collect import DroneCollectConfig, collect_drone
 from lnn_drive.envs.fly_to_target import make_drone_env
 from lnn_drive.models import Policy
-from lnn_drive.commands.config import train_kwargs
 from lnn_drive.train import train
 
 TARGETS = ["vx", "vy", "vz", "yaw_rate"]
