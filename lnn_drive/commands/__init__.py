@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "import-drone": "lnn_drive.commands.import_drone",
     "eval-drone": "lnn_drive.commands.eval_drone",
     "drone-expert-check": "lnn_drive.commands.drone_expert_check",
+    "demo-drone": "lnn_drive.commands.demo_drone",
 }
 
 #: Exit status of a user mistake (bad option, bad input file).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lnn_drive.commands import main
 from lnn_drive.commands.collect_drone import configs
 from lnn_drive.commands.config import JOB_KEYS, compose, plain, to_dataclass
@@ -39,3 +41,39 @@ def test_collect_drone_and_expert_check_from_the_cli(tmp_path, capsys) -> None:
     assert "unknown season 'mars'" in capsys.readouterr().err
     assert main(["eval-drone", f"checkpoint={tmp_path}/none.pt", *small]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_drone_demo_end_to_end_shrunk(tmp_path, capsys) -> None:
+    out = tmp_path / "demo"
+    rc = main(
+        [
+            "demo-drone",
+            f"out_dir={out}",
+            f"hydra.run.dir={tmp_path}/h",
+            f"paths.cache_dir={tmp_path}/cache",
+            "env.height=24",
+            "env.width=48",
+            "data.preprocess.height=24",
+            "data.preprocess.width=48",
+            "data.window=4",
+            "data.stride=4",
+            "data.batch_size=2",
+            "collect.episodes=3",
+            "+collect.steps=30",
+            "train.max_minutes=null",
+            "train.max_steps=2",
+            "train.val_every=2",
+            "train.progress=false",
+            "eval.episodes=2",
+            "eval.seasons=[summer,winter]",
+            "eval.batch=2",
+            "demo.train_procs=1",
+            "demo.threads=1",
+            "env.max_episode_steps=20",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    report = (out / "report.md").read_text()
+    assert "In distribution (summer, 2 held-out scenes)" in report and "| winter | 2 |" in report
+    assert (out / "flight.mp4").stat().st_size > 0 and (out / "eval" / "paths.png").is_file()
