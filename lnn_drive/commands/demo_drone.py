@@ -114,17 +114,17 @@ def run(cfg: DictConfig) -> int:
         "",
         "| stage | seconds |",
         "|---|---:|",
-        *[f"| {k} | {v:.1f} |" for k, v in timings.items()],
+        *(f"| {stage} | {seconds:.1f} |" for stage, seconds in timings.items()),
         "",
         "Artefacts:",
         "",
-        *[f"- {k}: `{v}`" for k, v in artefacts.items()],
+        *(f"- {name}: `{where}`" for name, where in artefacts.items()),
         "",
     ]
     report = out / "report.md"
-    tmp = report.with_name(".report.md.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(report)
+    partial = out / ".report.md.partial"
+    partial.write_text("\n".join(lines))
+    partial.replace(report)
     summary = {
         "results": [r.to_dict() for r in results],
         "passed": passed,
