@@ -103,27 +103,27 @@ def run(cfg: DictConfig) -> int:
         "paths": str(plot),
         **({"video": video} if video else {}),
     }
-    lines = [
-        f"# lnn_drive drone demo: {model.name}",
-        "",
+    headline = (
         f"In distribution ({first.name}, {first.episodes} held-out scenes): success "
         f"**{first.success_rate:.1%}** [{lo:.1%}, {hi:.1%}] (target {dcfg.target_success:.0%}: "
-        f"{'met' if passed else 'NOT met'}).",
-        "",
+        f"{'met' if passed else 'NOT met'})."
+    )
+    stages = "\n".join(
+        ["| stage | seconds |", "|---|---:|"]
+        + [f"| {stage} | {seconds:.1f} |" for stage, seconds in timings.items()]
+    )
+    files = "\n".join(f"- {name}: `{where}`" for name, where in artefacts.items())
+    sections = [
+        f"# lnn_drive drone demo: {model.name}",
+        headline,
         table,
-        "",
-        "| stage | seconds |",
-        "|---|---:|",
-        *(f"| {stage} | {seconds:.1f} |" for stage, seconds in timings.items()),
-        "",
+        stages,
         "Artefacts:",
-        "",
-        *(f"- {name}: `{where}`" for name, where in artefacts.items()),
-        "",
+        files,
     ]
     report = out / "report.md"
     partial = out / ".report.md.partial"
-    partial.write_text("\n".join(lines))
+    partial.write_text("\n\n".join(sections) + "\n")
     partial.replace(report)
     summary = {
         "results": [r.to_dict() for r in results],
