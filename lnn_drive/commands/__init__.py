@@ -40,6 +40,10 @@ COMMANDS: dict[str, str] = {
     "eval-drone": "lnn_drive.commands.eval_drone",
     "drone-expert-check": "lnn_drive.commands.drone_expert_check",
     "demo-drone": "lnn_drive.commands.demo_drone",
+    "export": "lnn_drive.commands.export",
+    "carracing-expert": "lnn_drive.commands.carracing_expert",
+    "carracing-collect": "lnn_drive.commands.carracing_collect",
+    "carracing-evaluate": "lnn_drive.commands.carracing_evaluate",
 }
 
 #: Exit status of a user mistake (bad option, bad input file).
