@@ -118,7 +118,7 @@ def load_policy(path: str | Path) -> Any:
     p = Path(str(path)).expanduser()
     if str(path) in ("", "???"):
         raise ValueError("no checkpoint given (pass checkpoint=path/to/best.pt)")
-    if not p.is_file():
+    if not p.exists():  # a .pt file or an export-checkpoint folder
         raise FileNotFoundError(f"checkpoint {p} does not exist")
     return Policy.load(p, map_location="cpu")
 

@@ -287,13 +287,18 @@ class Policy(nn.Module):
 def read_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` plus a format check.
+    """``torch.load(path, weights_only=True)`` plus a format check; an exported folder
+    (``model.safetensors`` + ``config.json``) is read by :mod:`lnn_drive.models.hub`.
 
     Raises:
         FileNotFoundError: no such file.
         CheckpointMismatchError: not an lnn_drive checkpoint, or another format version.
     """
     p = Path(path)
+    from lnn_drive.models import hub  # safetensors + config.json folders (export-checkpoint)
+
+    if hub.is_hub_layout(p):
+        return hub.read_hub_checkpoint(p, map_location=map_location)
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint not found: {p}")
     try:

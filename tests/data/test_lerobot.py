@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from lnn_drive.data.lerobot import (  # noqa: E402
     export_lerobot,
     import_lerobot,
 )
+from tests.cli_helpers import run_script  # noqa: E402
 from tests.conftest import synthetic_frame  # noqa: E402
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
@@ -283,17 +282,16 @@ def test_export_refuses_existing_output_and_bad_action(tmp_path: Path) -> None:
         LeRobotExportConfig(root="a", out="b", codec="gif")
 
 
-def test_cli_reports_one_error_line(sample_export: Path, tmp_path: Path) -> None:
+def test_cli_reports_one_error_line(
+    sample_export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(sample_export, bad)
     _set_info(bad, codebase_version="v2.0")
-    r = subprocess.run(
-        [sys.executable, "scripts/import_lerobot.py", f"root={bad}", f"out={tmp_path / 'o'}"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
+    code, _, err = run_script(
+        "import_lerobot.py", [f"root={bad}", f"out={tmp_path / 'o'}"], tmp_path, capsys
     )
-    assert r.returncode == 2
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "info.json" in lines[0]
     assert not (tmp_path / "o").exists()
