@@ -14,7 +14,7 @@ from lnn_drive.train.bc import NonFiniteLossError, train, train_summary
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float:
     with user_errors():
         try:
             result = train(cfg)
@@ -22,6 +22,7 @@ def main(cfg: DictConfig) -> None:
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(3) from e
     print(train_summary(result))
+    return float(result["val_loss"])  # the objective of hydra/sweeper=optuna
 
 
 if __name__ == "__main__":
