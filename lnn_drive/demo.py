@@ -17,11 +17,44 @@ from omegaconf import DictConfig, OmegaConf
 
 from lnn_drive.cli import compose_config
 from lnn_drive.eval.evaluate import EvalConfig, evaluate_policy, load_policy
+from lnn_drive.eval.html_report import write_html_report
 from lnn_drive.eval.report import write_json
 
 
 def _stage(name: str) -> None:
     print(f"\n== {name}", flush=True)
+
+
+def _saliency_grid(
+    policy: Any, env_cfg: dict[str, Any], path: Path, *, seed: int, n: int = 5, every: int = 30
+) -> Path:
+    """VisualBackProp of ``n`` camera frames along an expert drive on road ``seed``."""
+    import numpy as np
+
+    from lnn_drive.envs import make_env
+    from lnn_drive.explain.plots import saliency_grid
+    from lnn_drive.explain.video import policy_saliency
+
+    env = make_env(env_cfg, crash_mode="intervene")
+    frames, steps = [], []
+    try:
+        obs, info = env.reset(seed=seed)
+        for t in range(n * every):
+            if t % every == 0:
+                frames.append(obs)
+                steps.append(t)
+            obs, _, term, trunc, info = env.step(np.array([info["expert_action"]], np.float32))
+            if term or trunc:
+                break
+    finally:
+        env.close()
+    stack = np.stack(frames)  # (n, H, W, 3)
+    return saliency_grid(
+        stack,
+        {policy.model_name: policy_saliency(policy, stack)},
+        path,
+        col_titles=[f"step {t}" for t in steps],
+    )
 
 
 def demo(cfg: DictConfig) -> dict[str, Any]:
@@ -141,6 +174,13 @@ def demo(cfg: DictConfig) -> dict[str, Any]:
     tmp.write_text("\n".join(lines))
     tmp.replace(report)
     artefacts["report"] = str(report)
+    grid = _saliency_grid(policy, env_cfg, out / "saliency_grid.png", seed=int(ecfg.seed))
+    html = write_html_report(
+        report,
+        extra_media=[p for p in (grid, video) if p is not None],
+        learning_curves={dcfg.model: Path(res.get("run_dir", out / "train")) / "metrics.csv"},
+    )
+    artefacts["report_html"] = str(html)
     summary = {
         "autonomy": clean["autonomy"],
         "passed": passed,

@@ -252,6 +252,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     res = evaluate_policy(
         policy, env_cfg, ecfg, out_dir=out_dir, label=getattr(policy, "model_name", "")
     )
+    from lnn_drive.eval.html_report import write_eval_report
+
+    res["files"]["report_html"] = str(
+        write_eval_report(res, out_dir, label=getattr(policy, "model_name", ""))
+    )
     print(res["table"])
     for k, v in res["files"].items():
         print(f"{k}: {v}")
