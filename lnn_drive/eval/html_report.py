@@ -270,7 +270,13 @@ def _table(rows: list[str], emb: _Embedder, trailing: list[str]) -> str:
             line = line[1:]
         if line.endswith("|"):
             line = line[:-1]
-        return [c.strip() for c in line.split("|")]
+        out = [c.strip() for c in line.split("|")]
+        if len(out) != n_cols:
+            # a header such as "mean |offset| m" holds pipes: split on spaced pipes only
+            out = [c.strip() for c in re.split(r"(?<=\s)\|(?=\s)", line)]
+        return out
+
+    n_cols = len(rows[1].strip().strip("|").split("|"))
 
     head = cells(rows[0])
     body = [cells(r) for r in rows[2:]]

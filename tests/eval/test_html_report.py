@@ -58,7 +58,7 @@ def test_markdown_tables_images_and_videos_are_embedded(tmp_path: Path) -> None:
     md = tmp_path / "report.md"
     md.write_text(
         "# Demo: ncp_cfc\n\nAutonomy **99.50%** on *held-out* roads.\n\n"
-        "| condition | autonomy % | crashes |\n|---|---:|---:|\n| clean | 99.50 | 0 |\n| fog | 80.10 | 2 |\n\n"
+        "| condition | autonomy % | mean |offset| m |\n|---|---:|---:|\n| clean | 99.50 | 0 |\n| fog | 80.10 | 2 |\n\n"
         "![paths](birdseye.png)\n\nArtefacts:\n\n"
         f"- eval_video: `{video}`\n- checkpoint: `/nowhere/best.pt`\n\n```\npython scripts/demo.py\n```\n"
     )
@@ -75,6 +75,7 @@ def test_markdown_tables_images_and_videos_are_embedded(tmp_path: Path) -> None:
     assert webm[:4] == b"\x1a\x45\xdf\xa3"  # EBML: a real WebM container
     # nothing refers outside the file
     assert not re.search(r'(src|href)="(?!data:)', text)
+    assert "<th>mean |offset| m</th>" in text
     assert "<table>" in text and '<td class="num">99.50</td>' in text and "<td>clean</td>" in text
     assert "<strong>99.50%</strong>" in text and "<em>held-out</em>" in text
     assert "<pre><code>python scripts/demo.py" in text
