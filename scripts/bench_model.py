@@ -98,7 +98,7 @@ def load_frames(dataset: str | None, n: int, rng: np.random.Generator) -> np.nda
             if len(out) >= n:
                 break
         return np.stack(out[:n])
-    from tests.conftest import synthetic_frame
+    from lnn_drive.data.synthetic import synthetic_frame
 
     steer = 0.05 * np.sin(np.arange(n) / 40)
     return np.stack([synthetic_frame(rng, 78, 200, s).transpose(2, 0, 1) for s in steer])

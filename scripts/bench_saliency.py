@@ -41,33 +41,11 @@ H, W = 78, 200
 PAPER_CONVS = ((24, 5, 2), (36, 5, 2), (48, 3, 2), (64, 3, 1), (8, 3, 1))
 
 
-class _LocalConvHead(nn.Module):
-    """Stand-in with the paper ConvHead's layers, used only if lnn_drive.models lacks one."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c = 3
-        for out, k, s in PAPER_CONVS:
-            layers += [nn.Conv2d(c, out, k, stride=s, padding=k // 2), nn.ReLU()]
-            c = out
-        self.net = nn.Sequential(*layers)
-
-    def conv_layers(self) -> list[nn.Conv2d]:
-        return [m for m in self.net if isinstance(m, nn.Conv2d)]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1)
-
-
 def make_encoder() -> tuple[nn.Module, str]:
-    """The project's ConvHead when the models package provides it, else the local copy."""
-    try:
-        from lnn_drive.models import ConvHead  # type: ignore[attr-defined]
+    """The project's paper conv head."""
+    from lnn_drive.models import ConvHead
 
-        return ConvHead(), "lnn_drive.models.ConvHead"
-    except (ImportError, TypeError):
-        return _LocalConvHead(), "local ConvHead (paper layers)"
+    return ConvHead(), "lnn_drive.models.ConvHead"
 
 
 def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:

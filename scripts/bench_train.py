@@ -50,22 +50,17 @@ def main() -> None:
 
     import torch
 
-    from lnn_drive.cli import compose_config
+    from lnn_drive.commands.config import model_config_named
+    from lnn_drive.data import DataConfig
+    from lnn_drive.envs.collect import CollectConfig, collect
+    from lnn_drive.train import TrainConfig
     from lnn_drive.train.launch import train_local
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_train_"))
     data = args.data
     if data is None:
-        from lnn_drive.envs.collect import collect
-
         data = str(tmp / "data")
-        collect(
-            compose_config(
-                "collect",
-                [f"out={data}", f"paths.output_dir={tmp}/collect", "episodes=6", "steps=300",
-                 "progress=false"],
-            )
-        )  # fmt: skip
+        collect(CollectConfig(out=data, episodes=6, steps=300, progress=False))
 
     n = args.nproc
     layouts = [("1 process x 1 thread", 1, 1, False), (f"1 process x {n} threads", 1, n, False)]
@@ -73,28 +68,23 @@ def main() -> None:
     if args.amp:
         layouts.append((f"{n} processes x 1 thread, bf16 autocast", n, 1, True))
     results = []
+    model = model_config_named(args.model)
+    dcfg = DataConfig(roots=(data,), batch_size=args.batch, cache_dir=f"{tmp}/cache")
     for name, procs, threads, amp in layouts:
         run = tmp / f"p{procs}t{threads}{'amp' if amp else ''}"
-        cfg = compose_config(
-            "train",
-            [
-                f"model={args.model}",
-                f"paths.output_dir={run}",
-                f"paths.cache_dir={tmp}/cache",
-                f"data.roots=[{data}]",
-                f"data.batch_size={args.batch}",
-                f"train.max_steps={args.steps}",
-                f"train.val_every={args.steps * 10}",
-                f"train.checkpoint_every={args.steps * 10}",
-                "train.log_every=5",
-                "train.progress=false",
-                f"train.threads={threads * procs}",
-                f"train.amp={str(amp).lower()}",
-            ],
+        tc = TrainConfig(
+            batch_size=args.batch,
+            max_steps=args.steps,
+            val_every=args.steps * 10,
+            checkpoint_every=args.steps * 10,
+            log_every=5,
+            progress=False,
+            threads=threads * procs,
+            amp=amp,
         )
         if procs == 1:
             torch.set_num_threads(threads)
-        train_local(cfg, nproc=procs, threads_per_proc=threads)
+        train_local(tc, data=dcfg, model=model, run_dir=run, nproc=procs, threads_per_proc=threads)
         fps = frames_per_s(run, skip=2)
         results.append((name, fps))
         print(f"{name}: {fps:.0f} frames/s", flush=True)

@@ -1,17 +1,6 @@
-"""`benchmark`: see conf/benchmark.yaml for options."""
+"""`lnn-drive benchmark`: see lnn_drive/commands/benchmark.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import user_errors
-from lnn_drive.eval.benchmark import benchmark
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        benchmark(cfg)
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("benchmark")

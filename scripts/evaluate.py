@@ -1,17 +1,6 @@
-"""`evaluate`: see conf/evaluate.yaml for options."""
+"""`lnn-drive evaluate`: see lnn_drive/commands/evaluate.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import user_errors
-from lnn_drive.eval.evaluate import evaluate
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        evaluate(cfg)
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("evaluate")

@@ -1,17 +1,6 @@
-"""`import-udacity`: see conf/import_udacity.yaml for options."""
+"""`lnn-drive import-udacity`: see lnn_drive/commands/import_udacity.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import user_errors
-from lnn_drive.data.commands import import_udacity_command
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="import_udacity")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        import_udacity_command(cfg)
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("import-udacity")

@@ -1,17 +1,6 @@
-"""`import-video`: see conf/import_video.yaml for options."""
+"""`lnn-drive import-video`: see lnn_drive/commands/import_video.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import user_errors
-from lnn_drive.data.commands import import_video_command
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="import_video")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        import_video_command(cfg)
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("import-video")

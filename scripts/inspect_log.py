@@ -1,17 +1,6 @@
-"""`inspect`: see conf/inspect.yaml for options."""
+"""`lnn-drive inspect`: see lnn_drive/commands/inspect.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import user_errors
-from lnn_drive.data.commands import inspect_command
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="inspect")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        inspect_command(cfg)
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("inspect")

@@ -1,17 +1,6 @@
-"""`model-summary`: see conf/model_summary.yaml for options."""
+"""`lnn-drive model-summary`: see lnn_drive/commands/model_summary.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import user_errors
-from lnn_drive.models.summary import model_summary_command
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="model_summary")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        print(model_summary_command(cfg))
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("model-summary")

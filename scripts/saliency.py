@@ -1,17 +1,6 @@
-"""`saliency`: see conf/saliency.yaml for options."""
+"""`lnn-drive saliency`: see lnn_drive/commands/saliency.py and conf/ for its options."""
 
-import hydra
-from omegaconf import DictConfig
-
-from lnn_drive.cli import user_errors
-from lnn_drive.explain.commands import saliency_command
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="saliency")
-def main(cfg: DictConfig) -> None:
-    with user_errors():
-        saliency_command(cfg)
-
+from lnn_drive.commands import script_main
 
 if __name__ == "__main__":
-    main()
+    script_main("saliency")

@@ -1,5 +1,5 @@
 """Shared fixtures: small datasets written through the real LogWriter, and composed
-Hydra configs shrunk for tests."""
+Hydra configs (through the command layer's ``compose``) shrunk for tests."""
 
 from __future__ import annotations
 
@@ -8,26 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
-from lnn_drive import PROJECT_ROOT
+from lnn_drive.commands.config import compose
 from lnn_drive.data import LogWriter
+from lnn_drive.data.synthetic import synthetic_frame
 
-CONF_DIR = str(PROJECT_ROOT / "conf")
-
-
-def synthetic_frame(rng: np.random.Generator, h: int, w: int, steer: float) -> np.ndarray:
-    """A road-like picture whose content depends on ``steer`` (so tests can tell frames apart)."""
-    img = np.zeros((h, w, 3), np.uint8)
-    img[: h // 3] = (120, 170, 230)  # sky
-    img[h // 3 :] = (70, 120, 60)  # grass
-    cols = np.arange(w)
-    for r in range(h // 3, h):
-        centre = w / 2 + steer * 400 * (h - r) / h
-        half = 10 + 60 * (r - h // 3) / h
-        img[r, np.abs(cols - centre) < half] = (90, 90, 90)
-    img += rng.integers(0, 8, img.shape, dtype=np.uint8)
-    return img
+__all__ = ["synthetic_frame"]  # tests import it from here too
 
 
 @pytest.fixture
@@ -74,15 +60,15 @@ def compose_cfg(tmp_path: Path) -> Callable[..., object]:
     """Compose a top-level config with test-friendly overrides (outputs and caches in tmp)."""
 
     def _compose(name: str, overrides: list[str] | None = None):
-        with initialize_config_dir(version_base="1.3", config_dir=CONF_DIR):
-            return compose(
-                config_name=name,
-                overrides=[
-                    f"paths.log_dir={tmp_path}/outputs",
-                    f"paths.cache_dir={tmp_path}/cache",
-                    f"paths.output_dir={tmp_path}/run",
-                    *(overrides or []),
-                ],
-            )
+        job, _ = compose(
+            name,
+            [
+                f"paths.log_dir={tmp_path}/outputs",
+                f"paths.cache_dir={tmp_path}/cache",
+                f"paths.output_dir={tmp_path}/run",
+                *(overrides or []),
+            ],
+        )
+        return job
 
     return _compose

@@ -26,7 +26,10 @@ __all__ = [
 
 from lnn_drive.data.augment import Augment, AugmentConfig  # noqa: E402
 from lnn_drive.data.dataset import (  # noqa: E402
+    BalanceConfig,
+    DataConfig,
     DataSplit,
+    DedupConfig,
     SequenceDataset,
     build_datasets,
     make_loader,
@@ -36,7 +39,10 @@ from lnn_drive.data.dataset import (  # noqa: E402
 __all__ += [
     "Augment",
     "AugmentConfig",
+    "BalanceConfig",
+    "DataConfig",
     "DataSplit",
+    "DedupConfig",
     "SequenceDataset",
     "build_datasets",
     "make_loader",

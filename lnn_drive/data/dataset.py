@@ -10,8 +10,9 @@ them (``Preprocess.standardise``) in its forward, exactly as in closed loop.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -140,56 +141,139 @@ class DataSplit:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def _cfg_get(cfg: Any, key: str, default: Any) -> Any:
-    if isinstance(cfg, Mapping):
-        return cfg.get(key, default)
-    return getattr(cfg, key, default)
+def default_cache_dir() -> str:
+    """``$LNN_DRIVE_CACHE``, else ``~/.cache/lnn_drive`` (decode-once frame caches)."""
+    return os.environ.get("LNN_DRIVE_CACHE", f"{os.environ.get('HOME', '/tmp')}/.cache/lnn_drive")
 
 
-def _to_plain(x: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
+def _sample_root() -> str:
+    from lnn_drive import PROJECT_ROOT
 
-        if isinstance(x, DictConfig | ListConfig):
-            return OmegaConf.to_container(x, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return x
+    return str(PROJECT_ROOT / "data" / "sample")
 
 
-def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
-    """Build the train/validation split from the ``data`` config group.
+@dataclass(frozen=True, kw_only=True)
+class BalanceConfig:
+    """Steering-histogram balancing: sharp bends are rare in logs and are where policies
+    crash. ``bins``: histogram bins over the steering range."""
 
-    Keys (see ``conf/data/default.yaml``): ``roots``, ``targets``, ``window``, ``stride``,
-    ``val_fraction``, ``split_seed``, ``cache_dir``, ``preprocess``, ``augment``,
-    ``balance`` {enabled, bins}, ``dedup`` {enabled, threshold, max_fraction}, ``seed``.
+    enabled: bool = True
+    bins: int = 21
+
+    def __post_init__(self) -> None:
+        if self.bins < 2:
+            raise ValueError(f"data.balance.bins must be >= 2, got {self.bins}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DedupConfig:
+    """Dropping windows of a car standing still.
+
+    Attributes:
+        enabled: Drop such windows.
+        threshold: Mean |frame difference| (0..255) under which a frame counts as still.
+        max_fraction: Drop windows with more still frames than this share.
+    """
+
+    enabled: bool = False
+    threshold: float = 0.5
+    max_fraction: float = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Driving logs -> training windows (the ``data`` config group; these are its defaults).
+
+    Attributes:
+        roots: Dataset folders.
+        targets: Target signal names (k).
+        window: Frames per training sequence (NCP paper: 16).
+        stride: Frames between consecutive window starts.
+        val_fraction: Share of episode groups held out for validation.
+        split_seed: Seed of the train/validation split.
+        seed: Seed of the augmentation draws.
+        batch_size: Windows per step (and rank) for :func:`make_loader` users.
+        num_workers: DataLoader workers.
+        cache_dir: Parent folder of the decode-once frame caches.
+        preprocess: Geometry (model input size, crops).
+        augment: Training-time augmentation.
+        balance: Steering-histogram balancing.
+        dedup: Dropping still windows.
+    """
+
+    roots: tuple[str, ...] = field(default_factory=lambda: (_sample_root(),))
+    targets: tuple[str, ...] = ("steering",)
+    window: int = 16
+    stride: int = 4
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    seed: int = 0
+    batch_size: int = 8
+    num_workers: int = 0
+    cache_dir: str = field(default_factory=default_cache_dir)
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "roots", tuple(str(r) for r in self.roots))
+        object.__setattr__(self, "targets", tuple(str(t) for t in self.targets))
+        if not self.roots:
+            raise ValueError("data.roots: no dataset given")
+        if not self.targets:
+            raise ValueError("data.targets: at least one target signal is needed")
+        if self.window < 1:
+            raise ValueError(f"data.window must be >= 1, got {self.window}")
+        if self.stride < 1:
+            raise ValueError(f"data.stride must be >= 1, got {self.stride}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {self.batch_size}")
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> DataConfig:
+        """From plain data (nested mappings for ``preprocess``, ``augment``, ...); unknown
+        keys raise ``ValueError`` naming them."""
+        d = dict(d)
+        sub = {"preprocess": Preprocess, "augment": AugmentConfig, "balance": BalanceConfig}
+        sub["dedup"] = DedupConfig
+        names = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown data option(s) {unknown}; valid: {sorted(names)}")
+        for k, c in sub.items():
+            v = d.get(k)
+            if isinstance(v, Mapping):
+                bad = sorted(set(v) - set(c.__dataclass_fields__))
+                if bad:
+                    raise ValueError(f"unknown data.{k} option(s) {bad}")
+                d[k] = AugmentConfig.from_config(v) if c is AugmentConfig else c(**v)
+        return cls(**d)
+
+
+def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = False) -> DataSplit:
+    """Build the train/validation split.
+
+    Args:
+        cfg: A :class:`DataConfig`, or a mapping of its fields (the rest default).
+        progress: Show cache-building progress.
 
     Raises:
         ValueError: naming the config key or dataset at fault.
     """
-    cfg = _to_plain(cfg)
-    roots = list(_cfg_get(cfg, "roots", []))
-    if not roots:
-        raise ValueError("data.roots: no dataset given")
-    target_names = list(_cfg_get(cfg, "targets", ["steering"]))
-    if not target_names:
-        raise ValueError("data.targets: at least one target signal is needed")
-    window = int(_cfg_get(cfg, "window", 16))
-    stride = int(_cfg_get(cfg, "stride", 1))
-    if window < 1:
-        raise ValueError(f"data.window must be >= 1, got {window}")
-    if stride < 1:
-        raise ValueError(f"data.stride must be >= 1, got {stride}")
-    val_fraction = float(_cfg_get(cfg, "val_fraction", 0.2))
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
-    seed = int(_cfg_get(cfg, "seed", 0))
-    preprocess = Preprocess(**dict(_cfg_get(cfg, "preprocess", {}) or {}))
-    cache_dir = _cfg_get(cfg, "cache_dir", None)
-    if cache_dir is None:
-        raise ValueError("data.cache_dir must be set")
-    dedup = dict(_cfg_get(cfg, "dedup", {}) or {})
-    balance = dict(_cfg_get(cfg, "balance", {}) or {})
+    if not isinstance(cfg, DataConfig):
+        cfg = DataConfig.from_mapping(cfg)
+    roots = list(cfg.roots)
+    target_names = list(cfg.targets)
+    window, stride = cfg.window, cfg.stride
+    val_fraction = cfg.val_fraction
+    seed = cfg.seed
+    preprocess = cfg.preprocess
+    cache_dir = cfg.cache_dir
+    dedup = asdict(cfg.dedup)
+    balance = asdict(cfg.balance)
 
     caches = [
         load_or_build_cache(
@@ -223,7 +307,7 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
 
     # Split by group (e.g. all cameras of one drive) so no drive is in both sets.
     groups = sorted({(ci, e.info.group) for ci, c in enumerate(caches) for e in c.episodes})
-    rng = np.random.default_rng(int(_cfg_get(cfg, "split_seed", 0)))
+    rng = np.random.default_rng(cfg.split_seed)
     order = rng.permutation(len(groups))
     n_val = int(np.ceil(val_fraction * len(groups))) if val_fraction > 0 else 0
     if val_fraction > 0 and len(groups) < 2:
@@ -287,7 +371,7 @@ def build_datasets(cfg: Any, *, progress: bool = False) -> DataSplit:
     mean = train_y.mean(axis=0)
     std = np.maximum(train_y.std(axis=0), 1e-6)
 
-    aug_cfg = AugmentConfig.from_config(_cfg_get(cfg, "augment", {}) or {})
+    aug_cfg = cfg.augment
     augment = (
         Augment(
             aug_cfg,

@@ -9,29 +9,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from lnn_drive.data.log import LogWriter
 from lnn_drive.envs.config import PRESETS, EnvConfig
-from lnn_drive.envs.expert import dart_action
 from lnn_drive.envs.factory import ENV_ID, make_env
+from lnn_drive.envs.record import CAR_OBSERVED, CAR_SIGNALS, Episode, ExpertRule, record_episodes
 
 #: The signals a simulator log holds, with their units.
-SIGNALS: dict[str, str] = {
-    "steering": "1/m",
-    "speed": "m/s",
-    "command": "1/m",
-    "lateral_offset": "m",
-    "heading_error": "rad",
-    "road_curvature": "1/m",
-}
+SIGNALS = CAR_SIGNALS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,12 +47,13 @@ class CollectConfig:
     steps: int = 1000
     presets: tuple[str, ...] = ()
     seed: int = 0
-    dart_std: float = 0.0
+    dart_std: float = 0.01
     encoding: str = "ffv1"
     overwrite: bool = False
     progress: bool = True
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "presets", tuple(self.presets))
         if not str(self.out) or str(self.out) == "???":
             raise ValueError("collect: out (the dataset folder) is required, e.g. out=data/sim")
         if int(self.episodes) < 1:
@@ -76,113 +69,86 @@ class CollectConfig:
                 )
 
 
-def _collect_config(cfg: DictConfig | Mapping[str, Any]) -> tuple[CollectConfig, dict[str, Any]]:
-    if isinstance(cfg, DictConfig):
-        if OmegaConf.is_missing(cfg, "out"):
-            raise ValueError("collect: out (the dataset folder) is required, e.g. out=data/sim")
-        cfg = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    c = dict(cfg)  # type: ignore[arg-type]
-    dart = dict(c.get("dart") or {})
-    ccfg = CollectConfig(
-        out=str(c.get("out", "")),
-        episodes=int(c.get("episodes", 10)),
-        steps=int(c.get("steps", 1000)),
-        presets=tuple(c.get("presets") or ()),
-        seed=int(c.get("seed", 0)),
-        dart_std=float(dart.get("std", c.get("dart_std", 0.0))),
-        encoding=str(c.get("encoding", "ffv1")),
-        overwrite=bool(c.get("overwrite", False)),
-        progress=bool(c.get("progress", True)),
-    )
-    return ccfg, dict(c.get("env") or {})
-
-
-def collect(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
+def collect(cfg: CollectConfig, env: EnvConfig | None = None) -> dict[str, Any]:
     """Drive the expert and write a dataset through :class:`~lnn_drive.data.log.LogWriter`.
 
     Args:
-        cfg: The composed ``collect`` config (keys of :class:`CollectConfig`, ``dart.std``
-            for the DART noise, and the ``env`` group).
+        cfg: What to collect.
+        env: The simulator's configuration (default: :class:`EnvConfig` defaults).
 
     Returns:
         ``{"out", "episodes", "frames", "distance_km", "interventions", "crashes",
         "seconds"}``.
     """
-    ccfg, env_dict = _collect_config(cfg)
-    base = EnvConfig.from_mapping(env_dict)
-    presets = ccfg.presets or (base.preset,)
-    rng = np.random.default_rng([ccfg.seed, 0xDA27])
-    frames = crashes = interventions = 0
-    distance = 0.0
+    base = env or EnvConfig()
+    presets = cfg.presets or (base.preset,)
+    rng = np.random.default_rng([cfg.seed, 0xDA27])
     t0 = time.perf_counter()
     bar = tqdm(
-        total=ccfg.episodes * ccfg.steps,
+        total=cfg.episodes * cfg.steps,
         unit="frame",
         desc="collect",
-        disable=not ccfg.progress,
+        disable=not cfg.progress,
         dynamic_ncols=True,
     )
-    envs: dict[str, Any] = {}
+    envs: dict[str, gym.Env] = {}
+
+    def env_for(episode: Episode) -> gym.Env:
+        preset = str(episode.meta["preset"])
+        if preset not in envs:
+            envs[preset] = make_env(
+                base, preset=preset, max_episode_steps=cfg.steps, render_mode=None
+            )
+        return envs[preset]
+
+    episodes = [
+        Episode(
+            seed=cfg.seed + e,
+            meta={
+                "seed": cfg.seed + e,
+                "preset": presets[e % len(presets)],
+                "group": f"road{cfg.seed + e}",
+            },
+            steps=cfg.steps,
+        )
+        for e in range(cfg.episodes)
+    ]
     try:
         with LogWriter(
-            ccfg.out,
+            cfg.out,
             height=base.height,
             width=base.width,
             fps=base.fps,
-            signals=SIGNALS,
+            signals=CAR_SIGNALS,
             source=f"simulator:{ENV_ID}",
-            encoding=ccfg.encoding,
-            overwrite=ccfg.overwrite,
+            encoding=cfg.encoding,
+            overwrite=cfg.overwrite,
             extra={
                 "env": {f: getattr(base, f) for f in base.__dataclass_fields__},
-                "dart_std": ccfg.dart_std,
+                "dart_std": cfg.dart_std,
                 "presets": list(presets),
                 "expert": base.expert,
             },
         ) as log:
-            for e in range(ccfg.episodes):
-                preset = presets[e % len(presets)]
-                if preset not in envs:
-                    envs[preset] = make_env(
-                        env_dict, preset=preset, max_episode_steps=ccfg.steps, render_mode=None
-                    )
-                env = envs[preset]
-                seed = ccfg.seed + e
-                obs, info = env.reset(seed=seed)
-                meta = {"seed": seed, "preset": preset, "group": f"road{seed}"}
-                with log.episode(meta=meta) as ep:
-                    for i in range(ccfg.steps):
-                        label = float(info["expert_action"])
-                        cmd = dart_action(label, ccfg.dart_std, rng)
-                        ep.append(
-                            obs,
-                            timestamp=i * base.dt,
-                            steering=label,
-                            speed=base.speed,
-                            command=cmd,
-                            lateral_offset=info["lateral_offset"],
-                            heading_error=info["heading_error"],
-                            road_curvature=info["road_curvature"],
-                        )
-                        bar.update(1)
-                        obs, _, term, trunc, info = env.step(np.array([cmd], np.float32))
-                        if term or trunc:
-                            crashes += int(term)
-                            break
-                    frames += len(ep)
-                    distance += info["distance"]
-                    interventions += int(info["interventions"])
+            stats = record_episodes(
+                env_for,
+                log,
+                ExpertRule(dart_std=cfg.dart_std, rng=rng),
+                episodes=episodes,
+                observed=CAR_OBSERVED,
+                fixed={"speed": base.speed},
+                on_step=lambda *_: bar.update(1),
+            )
     finally:
         bar.close()
-        for env in envs.values():
-            env.close()
-    summary = {
-        "out": str(Path(ccfg.out).absolute()),
-        "episodes": ccfg.episodes,
-        "frames": frames,
-        "distance_km": distance / 1000.0,
-        "interventions": interventions,
-        "crashes": crashes,
+        for e in envs.values():
+            e.close()
+    return {
+        "out": str(Path(cfg.out).absolute()),
+        "episodes": cfg.episodes,
+        "frames": stats.frames,
+        "distance_km": stats.distance_m / 1000.0,
+        "interventions": stats.interventions,
+        "crashes": stats.terminations,
         "seconds": time.perf_counter() - t0,
     }
-    return summary

@@ -17,11 +17,13 @@ small drifts and the corrections back to the lane centre.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from lnn_drive.envs.config import EXPERTS, MAX_CURVATURE
+from lnn_drive.envs.config import EXPERTS, MAX_CURVATURE, EnvConfig
 from lnn_drive.envs.road import Road
 
 
@@ -87,46 +89,43 @@ def dart_action(expert_action: float, std: float, rng: np.random.Generator) -> f
 
 
 def drive_expert(
-    env_cfg: dict | None = None, *, km: float = 10.0, first_seed: int = 1_000_000, **overrides
-) -> dict:
+    env_cfg: EnvConfig | None = None, *, km: float = 10.0, first_seed: int = 1_000_000
+) -> dict[str, Any]:
     """Drive the clean expert over ``km`` kilometres of roads from fresh seeds
     (``first_seed``, ``first_seed + 1``, ...) in terminate-on-crash mode.
 
     Returns:
         ``{"km", "episodes", "crashes", "max_abs_offset", "mean_abs_offset", "seeds"}``.
     """
-    from lnn_drive.envs.factory import make_env
+    from itertools import count
 
-    env = make_env(env_cfg, render_mode=None, **{"crash_mode": "terminate", **overrides})
-    dist = 0.0
-    crashes = episodes = 0
-    max_off = sum_off = 0.0
-    steps = 0
-    seed = first_seed
-    a = np.zeros(1, np.float32)
+    from lnn_drive.envs.factory import make_env
+    from lnn_drive.envs.record import Episode, ExpertRule, record_episodes
+
+    env = make_env(env_cfg, render_mode=None, crash_mode="terminate")
+    offsets = {"max": 0.0, "sum": 0.0}
+
+    def track(info: Mapping[str, Any]) -> None:  # the offset each step reaches
+        off = abs(float(info["lateral_offset"]))
+        offsets["max"] = max(offsets["max"], off)
+        offsets["sum"] += off
+
     try:
-        while dist < km * 1000.0:
-            _, info = env.reset(seed=seed)
-            done = False
-            while not done:
-                a[0] = info["expert_action"]
-                _, _, term, trunc, info = env.step(a)
-                off = abs(info["lateral_offset"])
-                max_off = max(max_off, off)
-                sum_off += off
-                steps += 1
-                done = term or trunc
-            crashes += int(term)
-            dist += info["distance"]
-            episodes += 1
-            seed += 1
+        stats = record_episodes(
+            env,
+            None,
+            ExpertRule(dart_std=0.0, rng=np.random.default_rng(0)),
+            episodes=(Episode(seed=first_seed + i) for i in count()),
+            after_step=track,
+            stop=lambda st: st.distance_m >= km * 1000.0,
+        )
     finally:
         env.close()
     return {
-        "km": dist / 1000.0,
-        "episodes": episodes,
-        "crashes": crashes,
-        "max_abs_offset": max_off,
-        "mean_abs_offset": sum_off / max(steps, 1),
-        "seeds": (first_seed, seed - 1),
+        "km": stats.distance_m / 1000.0,
+        "episodes": stats.episodes,
+        "crashes": stats.terminations,
+        "max_abs_offset": offsets["max"],
+        "mean_abs_offset": offsets["sum"] / max(stats.frames, 1),
+        "seeds": (first_seed, first_seed + stats.episodes - 1),
     }

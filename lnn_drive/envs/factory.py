@@ -1,4 +1,4 @@
-"""Building environments from configuration (the ``env`` Hydra group or a plain mapping)."""
+"""Building environments from configuration (an :class:`EnvConfig` or a plain mapping)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium as gym
-from omegaconf import DictConfig, OmegaConf
 
 from lnn_drive.envs.config import EnvConfig
 
 ENV_ID = "lnn_drive/LaneKeeping-v0"
 
 
-def _plain(env_cfg: Mapping[str, Any] | DictConfig | EnvConfig | None) -> dict[str, Any]:
+def _plain(env_cfg: Mapping[str, Any] | EnvConfig | None) -> dict[str, Any]:
     if env_cfg is None:
         return {}
     if isinstance(env_cfg, EnvConfig):
         return {f: getattr(env_cfg, f) for f in env_cfg.__dataclass_fields__}
-    if isinstance(env_cfg, DictConfig):
-        return dict(OmegaConf.to_container(env_cfg, resolve=True))  # type: ignore[arg-type]
     return dict(env_cfg)
 
 
 def make_env(
-    env_cfg: Mapping[str, Any] | DictConfig | EnvConfig | None = None,
+    env_cfg: Mapping[str, Any] | EnvConfig | None = None,
     *,
     render_mode: str | None = "rgb_array",
     **overrides: Any,
@@ -54,7 +51,7 @@ def make_env(
 
 
 def env_fn(
-    env_cfg: Mapping[str, Any] | DictConfig | EnvConfig | None = None, **overrides: Any
+    env_cfg: Mapping[str, Any] | EnvConfig | None = None, **overrides: Any
 ) -> Callable[[], gym.Env]:
     """A picklable zero-argument constructor (for ``gymnasium.vector.AsyncVectorEnv``).
 

@@ -9,20 +9,29 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
-from lnn_drive.cli import compose_config
+from lnn_drive.data.dataset import DataConfig
+from lnn_drive.envs.collect import CollectConfig
+from lnn_drive.envs.config import EnvConfig
 from lnn_drive.eval.evaluate import EvalConfig, evaluate_policy, load_policy
 from lnn_drive.eval.report import write_json
+from lnn_drive.models.config import ModelConfig
+from lnn_drive.models.policy import Policy
+from lnn_drive.train.bc import TrainConfig
+from lnn_drive.train.dagger import DaggerConfig
+
+#: ``train(cfg, *, data, model, run_dir) -> result``: bc.train or a data-parallel launcher.
+TrainFn = Callable[..., dict[str, Any]]
 
 #: Display names, in the paper's order.
 MODEL_NAMES = {
@@ -38,48 +47,71 @@ MODEL_NAMES = {
 
 @dataclass(frozen=True, kw_only=True)
 class BenchmarkConfig:
-    """Options of the benchmark (``conf/benchmark.yaml``).
+    """Options of the benchmark (``benchmark`` in ``conf/benchmark.yaml``; these are its
+    defaults). The shared training budget, evaluation and collection are the typed
+    configs of :class:`BenchmarkRecipe` (``conf/experiment/benchmark.yaml``).
 
     Attributes:
         models: Model config names (``conf/model/<name>.yaml``).
         seeds: Training seeds per model.
-        train_overrides: Hydra overrides applied to every training run (the shared budget).
         dagger_models: Models also trained with DAgger on top of the same logs.
-        dagger_overrides: Extra overrides for the DAgger runs.
-        data_root: Existing logs to train on; empty: collect them with ``collect_overrides``.
-        collect_overrides: Overrides of ``conf/collect.yaml`` when collecting.
-        report: Where the Markdown report goes (plots beside it).
+        data_root: Existing logs to train on; empty: collect them.
+        report: Where the Markdown report goes (plots beside it); empty: the run folder.
         train_procs: Data-parallel local processes per training run, one thread each
             (``lnn_drive.train.launch.train_local``; 1: in-process).
     """
 
-    models: list[str] = field(default_factory=lambda: list(MODEL_NAMES))
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    train_overrides: list[str] = field(default_factory=list)
-    dagger_models: list[str] = field(default_factory=list)
-    dagger_overrides: list[str] = field(default_factory=list)
+    models: tuple[str, ...] = tuple(MODEL_NAMES)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    dagger_models: tuple[str, ...] = ("ncp_cfc",)
     data_root: str = ""
-    collect_overrides: list[str] = field(default_factory=list)
-    train_procs: int = 1
     report: str = ""
+    train_procs: int = 2
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        object.__setattr__(self, "dagger_models", tuple(self.dagger_models))
         if not self.models:
             raise ValueError("benchmark.models is empty")
         if not self.seeds:
             raise ValueError("benchmark.seeds is empty")
         if self.train_procs < 1:
             raise ValueError(f"benchmark.train_procs must be >= 1, got {self.train_procs}")
-        for m in [*self.models, *self.dagger_models]:
-            if not (_conf_dir() / "model" / f"{m}.yaml").is_file():
-                known = sorted(p.stem for p in (_conf_dir() / "model").glob("*.yaml"))
-                raise ValueError(f"benchmark: unknown model {m!r}; known: {', '.join(known)}")
 
 
-def _conf_dir() -> Path:
-    from lnn_drive import PROJECT_ROOT
+@dataclass(frozen=True, kw_only=True)
+class BenchmarkRecipe:
+    """What every run of the benchmark shares.
 
-    return PROJECT_ROOT / "conf"
+    Attributes:
+        models: Model name -> its config (every name of ``models`` and ``dagger_models``).
+        train: The shared training budget and recipe (``seed`` is set per run).
+        data: How the logs become windows (``roots`` and ``seed`` are set per run).
+        dagger: DAgger's options for the ``dagger_models`` runs.
+        collect: How the logs are collected when ``data_root`` is empty.
+        env: The simulator.
+        eval: Closed-loop evaluation of every run.
+    """
+
+    models: Mapping[str, ModelConfig]
+    train: TrainConfig
+    data: DataConfig
+    dagger: DaggerConfig
+    collect: CollectConfig
+    env: EnvConfig
+    eval: EvalConfig
+
+
+def recipe_summary(tc: TrainConfig) -> str:
+    """The options of ``tc`` that differ from the :class:`TrainConfig` defaults."""
+    base = TrainConfig()
+    diff = [
+        f"train.{f.name}={getattr(tc, f.name)}"
+        for f in fields(tc)
+        if f.name != "seed" and getattr(tc, f.name) != getattr(base, f.name)
+    ]
+    return " ".join(diff) or "defaults"
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:
@@ -96,24 +128,20 @@ def _pm(xs: list[float], fmt: str = "{:.3f}", scale: float = 1.0) -> str:
     return f"{fmt.format(m)} ± {fmt.format(s)}"
 
 
-def collect_data(bcfg: BenchmarkConfig, out: Path) -> str:
+def collect_data(bcfg: BenchmarkConfig, ccfg: CollectConfig, env: EnvConfig) -> str:
     """Collect the benchmark's expert logs once (reused when already complete)."""
     if bcfg.data_root:
         return bcfg.data_root
-    root = out / "data"
+    root = Path(ccfg.out)
     if (root / "dataset.json").is_file():
         return str(root)
     from lnn_drive.envs.collect import collect
 
-    ccfg = compose_config(
-        "collect",
-        [f"out={root}", f"paths.output_dir={out}/collect", *bcfg.collect_overrides],
-    )
-    collect(ccfg)
+    collect(ccfg, env)
     return str(root)
 
 
-def model_summary(policy: Any) -> dict[str, Any]:
+def model_summary(policy: Policy) -> dict[str, Any]:
     """Parameter counts of a loaded policy (see ``lnn_drive/models/summary.py``)."""
     from lnn_drive.models.summary import summarise
 
@@ -126,11 +154,9 @@ def run_one(
     seed: int,
     data_root: str,
     out: Path,
-    overrides: list[str],
-    env_cfg: dict[str, Any],
-    ecfg: EvalConfig,
+    recipe: BenchmarkRecipe,
     dagger: bool = False,
-    train_fn: Callable[[DictConfig], dict[str, Any]] | None = None,
+    train_fn: TrainFn | None = None,
 ) -> dict[str, Any]:
     """Train one model with one seed, evaluate it in every condition; cached as JSON."""
     tag = f"{model}{'+dagger' if dagger else ''}/seed{seed}"
@@ -138,28 +164,28 @@ def run_one(
     done = run_dir / "result.json"
     if done.is_file():
         return json.loads(done.read_text())
-    tcfg = compose_config(
-        "dagger" if dagger else "train",
-        [
-            f"model={model}",
-            f"seed={seed}",
-            f"data.roots=[{data_root}]",
-            f"paths.output_dir={run_dir}",
-            *overrides,
-        ],
-    )
+    tc = dataclasses.replace(recipe.train, seed=seed)
+    data = dataclasses.replace(recipe.data, roots=(data_root,), seed=seed)
     t0 = time.perf_counter()
     if dagger:
         from lnn_drive.train.dagger import dagger as dagger_fn
 
-        res = dagger_fn(tcfg, train_fn=train_fn) if train_fn else dagger_fn(tcfg)
+        res = dagger_fn(
+            recipe.dagger,
+            train=tc,
+            data=data,
+            model=recipe.models[model],
+            env=recipe.env,
+            out_dir=run_dir,
+            train_fn=train_fn,
+        )
     else:
         if train_fn is None:
             from lnn_drive.train.bc import train as train_fn
-        res = train_fn(tcfg)
+        res = train_fn(tc, data=data, model=recipe.models[model], run_dir=run_dir)
     train_s = time.perf_counter() - t0
     policy = load_policy(res["best_checkpoint"])
-    ev = evaluate_policy(policy, env_cfg, ecfg, out_dir=run_dir / "eval", label=tag)
+    ev = evaluate_policy(policy, recipe.env, recipe.eval, out_dir=run_dir / "eval", label=tag)
     result = {
         "model": model,
         "dagger": dagger,
@@ -216,6 +242,7 @@ def write_report(
     ecfg: EvalConfig,
     command: str,
     wall_s: float,
+    recipe: str = "defaults",
 ) -> Path:
     """Markdown report: parameters (Table 1), clean closed loop (Table 2), robustness
     (Fig. 4 shape), and a plain statement of how the NCP compares."""
@@ -227,7 +254,7 @@ def write_report(
         f"Regenerate: `{command}`",
         "",
         f"Models trained on the same logs with the same budget "
-        f"(`{' '.join(bcfg.train_overrides) or 'defaults'}`), seeds {bcfg.seeds}; each "
+        f"(`{recipe}`), seeds {list(bcfg.seeds)}; each "
         f"evaluated on {ecfg.distance_km:g} km of held-out roads (seeds from {ecfg.seed}) per "
         f"condition, intervention mode (PilotNet autonomy). Mean ± std over seeds. "
         f"Benchmark wall time {wall_s / 60:.1f} min.",
@@ -338,15 +365,30 @@ def _verdict(results: dict[str, list[dict[str, Any]]], conds: list[str]) -> list
     return out
 
 
-def benchmark(cfg: DictConfig, *, train_fn: Callable | None = None) -> dict[str, Any]:
-    """Entry point of ``scripts/benchmark.py`` (``conf/benchmark.yaml``)."""
-    raw = OmegaConf.to_container(cfg.benchmark, resolve=True)
-    bcfg = BenchmarkConfig(**raw)
-    ecfg = EvalConfig.from_cfg(cfg.eval)
-    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
-    out = Path(cfg.out_dir)
+def benchmark(
+    bcfg: BenchmarkConfig,
+    recipe: BenchmarkRecipe,
+    *,
+    out_dir: str | Path,
+    command: str = "lnn-drive benchmark",
+    train_fn: TrainFn | None = None,
+) -> dict[str, Any]:
+    """Every model of ``bcfg`` (and DAgger on ``dagger_models``) trained on the same logs
+    with ``recipe``, evaluated, reported under ``out_dir``.
+
+    Args:
+        bcfg: Which models and seeds.
+        recipe: What every run shares.
+        out_dir: Run folder (logs, runs, report).
+        command: The command line that regenerates the report (printed in it).
+        train_fn: Replaces :func:`~lnn_drive.train.bc.train` (same signature).
+    """
+    missing = [m for m in (*bcfg.models, *bcfg.dagger_models) if m not in recipe.models]
+    if missing:
+        raise ValueError(f"benchmark: no model config for {missing}")
+    out = Path(out_dir)
     t0 = time.perf_counter()
-    data_root = collect_data(bcfg, out)
+    data_root = collect_data(bcfg, recipe.collect, recipe.env)
     results: dict[str, list[dict[str, Any]]] = {}
     if train_fn is None and bcfg.train_procs > 1:
         from functools import partial
@@ -357,16 +399,13 @@ def benchmark(cfg: DictConfig, *, train_fn: Callable | None = None) -> dict[str,
     jobs = [(m, False) for m in bcfg.models] + [(m, True) for m in bcfg.dagger_models]
     for model, dag in jobs:
         name = MODEL_NAMES.get(model, model) + (" + DAgger" if dag else "")
-        over = [*bcfg.train_overrides, *(bcfg.dagger_overrides if dag else [])]
         results[name] = [
             run_one(
                 model=model,
                 seed=s,
                 data_root=data_root,
                 out=out,
-                overrides=over,
-                env_cfg=env_cfg,
-                ecfg=ecfg,
+                recipe=recipe,
                 dagger=dag,
                 train_fn=train_fn,
             )
@@ -378,9 +417,10 @@ def benchmark(cfg: DictConfig, *, train_fn: Callable | None = None) -> dict[str,
         results,
         path=report,
         bcfg=bcfg,
-        ecfg=ecfg,
-        command=str(cfg.get("command", "python scripts/benchmark.py")),
+        ecfg=recipe.eval,
+        command=command,
         wall_s=time.perf_counter() - t0,
+        recipe=recipe_summary(recipe.train),
     )
     write_json(results, out / "benchmark.json")
     from lnn_drive.eval.html_report import write_html_report

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
 
+from lnn_drive.envs.config import EnvConfig
 from lnn_drive.eval.metrics import DriveMetrics, DriveTrace, compute_metrics
 from lnn_drive.eval.report import (
     VideoSink,
@@ -30,6 +31,12 @@ from lnn_drive.eval.report import (
     write_json,
 )
 from lnn_drive.eval.rollout import RolloutError, check_compatible, run_drives
+from lnn_drive.protocols import PolicyProtocol
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from lnn_drive.models.policy import Policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,8 +91,9 @@ class EvalConfig:
                 raise ValueError(f"eval.noise_variances must be positive, got {v}")
 
     @classmethod
-    def from_cfg(cls, cfg: DictConfig | dict[str, Any]) -> EvalConfig:
-        d = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    def from_mapping(cls, cfg: Mapping[str, Any]) -> EvalConfig:
+        """From plain data (the ``eval`` group); unknown keys raise ``ValueError``."""
+        d = dict(cfg)
         unknown = sorted(set(d) - {f for f in cls.__dataclass_fields__})
         if unknown:
             raise ValueError(f"unknown eval option(s): {', '.join(unknown)}")
@@ -111,21 +119,11 @@ def conditions(base_preset: str, ecfg: EvalConfig) -> list[Condition]:
     return out
 
 
-def load_policy(path: str | Path) -> Any:
+def load_policy(path: str | Path) -> Policy:
     """Load a :class:`~lnn_drive.models.Policy` from a checkpoint, with a clear error."""
-    from lnn_drive.models import Policy
+    from lnn_drive.train.checkpoint import load_policy as _load
 
-    p = Path(str(path)).expanduser()
-    if str(path) in ("", "???"):
-        raise ValueError("no checkpoint given (pass checkpoint=path/to/best.pt)")
-    if not p.exists():  # a .pt file or an export-checkpoint folder
-        raise FileNotFoundError(f"checkpoint {p} does not exist")
-    return Policy.load(p, map_location="cpu")
-
-
-def env_config(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
-    d = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-    return dict(d)
+    return _load(path)
 
 
 def _num_drives(ecfg: EvalConfig, speed: float, dt: float) -> int:
@@ -133,7 +131,9 @@ def _num_drives(ecfg: EvalConfig, speed: float, dt: float) -> int:
     return max(1, math.ceil(ecfg.distance_km * 1000.0 / per_drive_m))
 
 
-def prepare(policy: Any, env_cfg: dict[str, Any], ecfg: EvalConfig, cond: Condition):
+def prepare(
+    policy: PolicyProtocol, env_cfg: EnvConfig, ecfg: EvalConfig, cond: Condition
+) -> tuple[Callable[[], gym.Env], float, float]:
     """Build the environment constructor for a condition and check it against the policy
     before anything runs (bad preset, frame size mismatch). Returns ``(env_fn, dt, speed)``."""
     from lnn_drive.envs import env_fn, make_env
@@ -148,15 +148,15 @@ def prepare(policy: Any, env_cfg: dict[str, Any], ecfg: EvalConfig, cond: Condit
         check_compatible(policy, probe.observation_space, where=f"environment ({cond.name})")
         u = probe.unwrapped
         dt = float(getattr(u, "dt", None) or 1.0 / probe.metadata.get("render_fps", 30))
-        speed = float(getattr(getattr(u, "config", None), "speed", env_cfg.get("speed", 10.0)))
+        speed = float(getattr(getattr(u, "config", None), "speed", env_cfg.speed))
     finally:
         probe.close()
     return env_fn(env_cfg, **overrides), dt, speed
 
 
 def evaluate_policy(
-    policy: Any,
-    env_cfg: dict[str, Any],
+    policy: PolicyProtocol,
+    env_cfg: EnvConfig,
     ecfg: EvalConfig,
     *,
     out_dir: str | Path | None = None,
@@ -169,7 +169,7 @@ def evaluate_policy(
     """
     if ecfg.threads:
         torch.set_num_threads(ecfg.threads)
-    base = str(env_cfg.get("preset", "summer"))
+    base = env_cfg.preset
     conds = conditions(base, ecfg)
     # Check every condition before any rollout starts.
     prepared = [prepare(policy, env_cfg, ecfg, c) for c in conds]
@@ -223,7 +223,7 @@ def evaluate_policy(
         payload = {
             "label": label,
             "config": asdict(ecfg),
-            "env": env_cfg,
+            "env": asdict(env_cfg),
             "metrics": {k: v.to_dict(prefix="") for k, v in results.items()},
             "wall_s": timings,
             "roads": [t.seed for t in clean_traces],
@@ -243,32 +243,11 @@ def evaluate_policy(
     }
 
 
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Entry point of ``scripts/evaluate.py`` (``conf/evaluate.yaml``)."""
-    ecfg = EvalConfig.from_cfg(cfg.eval)
-    policy = load_policy(cfg.checkpoint)
-    env_cfg = env_config(cfg.env)
-    out_dir = Path(cfg.out_dir)
-    res = evaluate_policy(
-        policy, env_cfg, ecfg, out_dir=out_dir, label=getattr(policy, "model_name", "")
-    )
-    from lnn_drive.eval.html_report import write_eval_report
-
-    res["files"]["report_html"] = str(
-        write_eval_report(res, out_dir, label=getattr(policy, "model_name", ""))
-    )
-    print(res["table"])
-    for k, v in res["files"].items():
-        print(f"{k}: {v}")
-    return res
-
-
 __all__ = [
     "Condition",
     "EvalConfig",
     "RolloutError",
     "conditions",
-    "evaluate",
     "evaluate_policy",
     "load_policy",
     "prepare",

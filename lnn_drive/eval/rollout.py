@@ -15,23 +15,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from lnn_drive.eval.metrics import DriveTrace
 from lnn_drive.eval.wrappers import add_frame_noise
+from lnn_drive.protocols import PolicyProtocol
 
-
-class BatchPolicy(Protocol):
-    """What a rollout needs from a policy (``lnn_drive.models.Policy`` provides it)."""
-
-    def reset(self, batch_size: int = 1) -> None: ...
-
-    def reset_rows(self, mask: np.ndarray) -> None: ...
-
-    def act_batch(self, frames: np.ndarray) -> np.ndarray: ...
+#: What a rollout needs from a policy (the project's one policy protocol).
+BatchPolicy = PolicyProtocol
 
 
 class RolloutError(ValueError):
@@ -73,7 +67,9 @@ class _Drive:
         )
 
 
-def check_compatible(policy: Any, observation_space: gym.Space, *, where: str = "env") -> None:
+def check_compatible(
+    policy: PolicyProtocol, observation_space: gym.Space, *, where: str = "env"
+) -> None:
     """Raise :class:`RolloutError` unless the environment's frames fit the policy's
     preprocessing (checked before any rollout starts)."""
     shape = getattr(observation_space, "shape", None)

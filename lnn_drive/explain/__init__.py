@@ -8,7 +8,7 @@
   PCA, decision-tree rules;
 - :mod:`lnn_drive.explain.plots`: overlays, model x frame grids, SSIM/attention charts;
 - :mod:`lnn_drive.explain.video`: ``saliency_video`` (MP4 of a closed-loop run);
-- :mod:`lnn_drive.explain.commands`: the ``saliency`` command (``scripts/saliency.py``).
+- :mod:`lnn_drive.explain.pipeline`: ``explain_policies``, what ``lnn-drive saliency`` runs.
 
 Submodules are imported on use, so importing this package stays cheap.
 """

@@ -41,10 +41,8 @@ REGIONS: tuple[str, ...] = ("road", "horizon", "objects", "sky", "ground")
 
 
 def _label_ids() -> dict[str, int]:
-    try:
-        from lnn_drive.envs import LABEL_CLASSES
-    except ImportError:  # simulator not installed: the contract's classes
-        LABEL_CLASSES = DEFAULT_LABEL_CLASSES
+    from lnn_drive.envs.config import LABEL_CLASSES
+
     return {name: int(i) for i, name in LABEL_CLASSES.items()}
 
 

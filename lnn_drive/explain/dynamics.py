@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from lnn_drive.envs.record import Decision, Episode, record_episodes
+from lnn_drive.protocols import PolicyProtocol
+
 __all__ = [
     "ClosedLoopRecord",
     "PCAResult",
@@ -86,6 +89,21 @@ def steering_index(policy: Any) -> int:
     return names.index("steering") if "steering" in names else 0
 
 
+class _SteeringRule:
+    """The policy drives; its steering output is executed (the full output is kept)."""
+
+    def __init__(self, policy: PolicyProtocol, k: int) -> None:
+        self.policy, self.k = policy, k
+        self.last = np.zeros(0)
+
+    def reset(self, episode: Episode) -> None:
+        self.policy.reset(1)
+
+    def decide(self, obs: np.ndarray, info: Mapping[str, Any]) -> Decision:
+        self.last = np.asarray(self.policy.act(obs), np.float64).reshape(-1)
+        return Decision(action=np.array([self.last[self.k]], np.float32), labels={})
+
+
 def record_closed_loop(
     policy: Any,
     env: Any,
@@ -114,24 +132,27 @@ def record_closed_loop(
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    k = steering_index(policy)
-    obs, info = env.reset(seed=int(seed), options=dict(options) if options else None)
-    policy.reset(1)
+    rule = _SteeringRule(policy, steering_index(policy))
     frames, labs, acts, steer, expert, states, offs = [], [], [], [], [], [], []
-    for _ in range(int(steps)):
+
+    def on_step(obs: np.ndarray, info: Mapping[str, Any], decision: Decision) -> None:
         if keep_frames:
             frames.append(obs)
         if labels:
             labs.append(np.asarray(env.unwrapped.render_labels()))
         expert.append(float(info["expert_action"]))
-        a = np.asarray(policy.act(obs), np.float64).reshape(-1)
-        acts.append(a)
-        steer.append(float(a[k]))
+        acts.append(rule.last)
+        steer.append(float(decision.action[0]))
         states.append(np.asarray(policy.neuron_state(), np.float64).reshape(-1))
-        obs, _, terminated, truncated, info = env.step(np.array([a[k]], np.float32))
-        offs.append(float(info.get("lateral_offset", np.nan)))
-        if terminated or truncated:
-            break
+
+    record_episodes(
+        env,
+        None,
+        rule,
+        episodes=[Episode(seed=int(seed), steps=int(steps), options=options)],
+        on_step=on_step,
+        after_step=lambda info: offs.append(float(info.get("lateral_offset", np.nan))),
+    )
     groups = policy.neuron_groups() if hasattr(policy, "neuron_groups") else {}
     return ClosedLoopRecord(
         frames=np.stack(frames) if keep_frames else None,

@@ -154,6 +154,22 @@ def _hooks(model: nn.Module, convs: Sequence[nn.Conv2d], store: list[torch.Tenso
             h.remove()
 
 
+@contextmanager
+def _eval_run(model: nn.Module, x: torch.Tensor):  # noqa: ANN202 - a context manager
+    """``model`` in eval mode for the block (restored after); a forward that fails on
+    these frames becomes a :class:`SaliencyError` naming the shape."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    except RuntimeError as e:
+        raise SaliencyError(
+            f"{type(model).__name__} cannot run on frames of shape {tuple(x.shape)}: {e}"
+        ) from e
+    finally:
+        model.train(was_training)
+
+
 def capture_conv_means(
     model: nn.Module, x: torch.Tensor, conv_layers: Sequence[nn.Conv2d] | None = None
 ) -> list[torch.Tensor]:
@@ -168,17 +184,8 @@ def capture_conv_means(
         raise SaliencyError(f"{type(model).__name__}: conv_layers is empty")
     _check_input(x, model, convs)
     store: list[torch.Tensor | None] = [None] * len(convs)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), _hooks(model, convs, store):
-            _features_fn(model)(x)
-    except RuntimeError as e:
-        raise SaliencyError(
-            f"{type(model).__name__} cannot run on frames of shape {tuple(x.shape)}: {e}"
-        ) from e
-    finally:
-        model.train(was_training)
+    with _eval_run(model, x), torch.no_grad(), _hooks(model, convs, store):
+        _features_fn(model)(x)
     missing = [i for i, s in enumerate(store) if s is None]
     if missing:
         raise SaliencyError(f"conv layer(s) {missing} did not run in the model's forward")
@@ -330,25 +337,16 @@ def input_gradient(
         if convs:
             _check_input(x, model, convs)
     xin = x.detach().float().requires_grad_(True)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            if _is_policy(model):
-                y, _ = model(xin[:, None])  # (B, 1, k)
-            else:
-                y = model(xin)
-                if isinstance(y, (tuple, list)):
-                    y = y[0]
-            y = y.reshape(y.shape[0], -1)  # (B, k)
-            if not 0 <= output < y.shape[1]:
-                raise SaliencyError(f"output={output} out of range: the model has {y.shape[1]}")
-            (grad,) = torch.autograd.grad(y[:, output].sum(), xin)
-    except RuntimeError as e:
-        raise SaliencyError(
-            f"{type(model).__name__} cannot run on frames of shape {tuple(x.shape)}: {e}"
-        ) from e
-    finally:
-        model.train(was_training)
+    with _eval_run(model, x), torch.enable_grad():
+        if _is_policy(model):
+            y, _ = model(xin[:, None])  # (B, 1, k)
+        else:
+            y = model(xin)
+            if isinstance(y, (tuple, list)):
+                y = y[0]
+        y = y.reshape(y.shape[0], -1)  # (B, k)
+        if not 0 <= output < y.shape[1]:
+            raise SaliencyError(f"output={output} out of range: the model has {y.shape[1]}")
+        (grad,) = torch.autograd.grad(y[:, output].sum(), xin)
     sal = grad.abs().amax(dim=1)  # (B, H, W)
     return _minmax(sal) if normalise else sal

@@ -8,6 +8,7 @@ import os
 # when set before torch is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.controllers import (
     CONTROLLERS,
     PAPER_WIRING,
@@ -17,7 +18,7 @@ from lnn_drive.models.controllers import (
     make_ncp_wiring,
 )
 from lnn_drive.models.encoders import ENCODERS, ConvHead, Encoder, PilotNet, build_encoder
-from lnn_drive.models.policy import CheckpointMismatchError, Policy, read_checkpoint
+from lnn_drive.models.policy import CheckpointMismatchError, Policy
 
 __all__ = [
     "CONTROLLERS",
@@ -27,11 +28,11 @@ __all__ = [
     "Controller",
     "ConvHead",
     "Encoder",
+    "ModelConfig",
     "NCPController",
     "PilotNet",
     "Policy",
     "build_controller",
     "build_encoder",
     "make_ncp_wiring",
-    "read_checkpoint",
 ]

@@ -51,6 +51,19 @@ class Encoder(nn.Module):
         return self.features(x)
 
 
+def _conv_stack(
+    convs: Sequence[Sequence[int]], height: int, width: int
+) -> tuple[nn.ModuleList, tuple[int, int, int]]:
+    """'Same'-padded convolutions ``(filters, kernel, stride)`` from 3 input channels, and
+    the (channels, height, width) of their output."""
+    layers: list[nn.Conv2d] = []
+    cin, h, w = 3, height, width
+    for filters, kernel, stride in convs:
+        layers.append(_same_conv(cin, int(filters), int(kernel), int(stride)))
+        cin, h, w = int(filters), _same_out(h, int(stride)), _same_out(w, int(stride))
+    return nn.ModuleList(layers), (cin, h, w)
+
+
 class ConvHead(Encoder):
     """The NCP paper's perception head.
 
@@ -70,12 +83,7 @@ class ConvHead(Encoder):
         units_per_map: int = 4,
     ) -> None:
         super().__init__()
-        layers: list[nn.Conv2d] = []
-        cin, h, w = 3, int(height), int(width)
-        for filters, kernel, stride in convs:
-            layers.append(_same_conv(cin, int(filters), int(kernel), int(stride)))
-            cin, h, w = int(filters), _same_out(h, int(stride)), _same_out(w, int(stride))
-        self.convs = nn.ModuleList(layers)
+        self.convs, (cin, h, w) = _conv_stack(convs, int(height), int(width))
         self.maps, self.map_hw = cin, (h, w)
         self.units_per_map = int(units_per_map)
         # One dense layer per map, stored stacked: (maps, H5*W5, units).
@@ -127,12 +135,7 @@ class PilotNet(Encoder):
         dense: Sequence[int] = (100, 50),
     ) -> None:
         super().__init__()
-        layers: list[nn.Conv2d] = []
-        cin, h, w = 3, int(height), int(width)
-        for filters, kernel, stride in convs:
-            layers.append(_same_conv(cin, int(filters), int(kernel), int(stride)))
-            cin, h, w = int(filters), _same_out(h, int(stride)), _same_out(w, int(stride))
-        self.convs = nn.ModuleList(layers)
+        self.convs, (cin, h, w) = _conv_stack(convs, int(height), int(width))
         fcs: list[nn.Module] = []
         n_in = cin * h * w
         for n_out in dense:

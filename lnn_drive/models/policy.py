@@ -5,15 +5,14 @@ already in model geometry; closed loop calls ``act`` / ``act_batch`` on raw came
 which run the same ``Preprocess`` geometry and the same in-model standardisation. The
 recurrent state lives in the policy between ``act`` calls and is explicit in ``forward``.
 
-A checkpoint holds plain data only (config dicts, lists, tensors), so ``Policy.load`` uses
-``torch.load(..., weights_only=True)`` and the checkpoint alone rebuilds the policy.
+A checkpoint holds plain data only (config dicts, lists, tensors); its format lives in
+:mod:`lnn_drive.train.checkpoint`, and ``Policy.load`` rebuilds a policy from one alone.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,11 +20,9 @@ import torch
 from torch import nn
 
 from lnn_drive.data.preprocess import Preprocess
+from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.controllers import Controller, build_controller
 from lnn_drive.models.encoders import Encoder, build_encoder
-
-#: Bumped when the checkpoint layout changes incompatibly.
-CHECKPOINT_FORMAT = 1
 
 
 class CheckpointMismatchError(ValueError):
@@ -33,14 +30,7 @@ class CheckpointMismatchError(ValueError):
 
 
 def _plain(x: Any) -> Any:
-    """Config values as plain Python (DictConfig/ListConfig/tuples/numpy -> dict/list/scalars)."""
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        if isinstance(x, DictConfig | ListConfig):
-            x = OmegaConf.to_container(x, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
+    """Config values as plain Python (mappings/tuples/numpy -> dict/list/scalars)."""
     if isinstance(x, Mapping):
         return {str(k): _plain(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
@@ -65,7 +55,7 @@ class Policy(nn.Module):
     def __init__(
         self,
         *,
-        model_cfg: Mapping[str, Any],
+        model_cfg: ModelConfig | Mapping[str, Any],
         preprocess: Preprocess,
         output_names: Sequence[str],
         units: Mapping[str, str] | None = None,
@@ -73,6 +63,8 @@ class Policy(nn.Module):
         target_std: Sequence[float] | np.ndarray | None = None,
     ) -> None:
         super().__init__()
+        if isinstance(model_cfg, ModelConfig):
+            model_cfg = model_cfg.to_dict()
         self.model_cfg = _plain(dict(model_cfg))
         self.model_name: str = str(self.model_cfg.get("name", "policy"))
         self.preprocess = preprocess
@@ -272,52 +264,8 @@ class Policy(nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Policy:
-        """Rebuild a policy (config + weights) from a checkpoint file alone."""
-        ck = read_checkpoint(path, map_location=map_location)
-        try:
-            policy = cls.from_config(ck["policy"])
-        except (KeyError, TypeError) as e:
-            raise CheckpointMismatchError(f"{path}: policy config is incomplete: {e}") from e
-        policy.load_weights(ck["model_state"], source=str(path))
-        policy.to(map_location)
-        policy.eval()
-        return policy
+        """Rebuild a policy from a checkpoint file alone (see
+        :func:`lnn_drive.train.checkpoint.load_policy`, where the format lives)."""
+        from lnn_drive.train.checkpoint import load_policy
 
-
-def read_checkpoint(
-    path: str | os.PathLike, map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` plus a format check; an exported folder
-    (``model.safetensors`` + ``config.json``) is read by :mod:`lnn_drive.models.hub`.
-
-    Raises:
-        FileNotFoundError: no such file.
-        CheckpointMismatchError: not an lnn_drive checkpoint, or another format version.
-    """
-    p = Path(path)
-    from lnn_drive.models import hub  # safetensors + config.json folders (export-checkpoint)
-
-    if hub.is_hub_layout(p):
-        return hub.read_hub_checkpoint(p, map_location=map_location)
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {p}")
-    try:
-        ck = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # unpickling errors come in many types
-        raise CheckpointMismatchError(
-            f"{p}: not a loadable checkpoint ({type(e).__name__}: {e})"
-        ) from e
-    if (
-        not isinstance(ck, dict)
-        or "format" not in ck
-        or "policy" not in ck
-        or "model_state" not in ck
-    ):
-        raise CheckpointMismatchError(
-            f"{p}: not an lnn_drive checkpoint (keys 'format', 'policy', 'model_state' expected)"
-        )
-    if ck["format"] != CHECKPOINT_FORMAT:
-        raise CheckpointMismatchError(
-            f"{p}: checkpoint format {ck['format']} but this version reads format {CHECKPOINT_FORMAT}"
-        )
-    return ck
+        return load_policy(path, map_location=map_location)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from lnn_drive.data.preprocess import Preprocess
+from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.controllers import LSTMController, NCPController
 from lnn_drive.models.policy import Policy
 
@@ -74,7 +75,7 @@ def summarise(policy: Policy) -> ModelSummary:
 
 
 def summarise_config(
-    model_cfg: Mapping[str, Any],
+    model_cfg: ModelConfig | Mapping[str, Any],
     *,
     preprocess: Preprocess | None = None,
     outputs: int = 1,
@@ -100,21 +101,3 @@ def format_table(rows: list[ModelSummary]) -> str:
         for r in rows
     ]
     return "\n".join([head, *lines])
-
-
-def model_summary_command(cfg: Any) -> str:
-    """The table for ``cfg.models`` (names of ``conf/model/*.yaml``); returns Markdown."""
-    import yaml
-
-    from lnn_drive import PROJECT_ROOT
-
-    rows = []
-    for name in cfg.models:
-        path = PROJECT_ROOT / "conf" / "model" / f"{name}.yaml"
-        if not path.is_file():
-            raise ValueError(f"models: no model config {path}")
-        model_cfg = yaml.safe_load(path.read_text())
-        if cfg.get("seed") is not None and "seed" in model_cfg.get("controller", {}):
-            model_cfg["controller"]["seed"] = int(cfg.seed)
-        rows.append(summarise_config(model_cfg, outputs=int(cfg.get("outputs", 1))))
-    return format_table(rows)

@@ -227,7 +227,7 @@ def drive(cfg: DriveConfig) -> dict[str, Any]:
         script = parse_key_script(items, where=str(path))
     policy = None
     if cfg.checkpoint:
-        from lnn_drive.eval.evaluate import load_policy
+        from lnn_drive.train.checkpoint import load_policy
 
         policy = load_policy(cfg.checkpoint)
     pg.init()

@@ -1,7 +1,9 @@
 """Behaviour cloning: windows of frames -> per-step targets, weighted MSE, Adam.
 
-``train(cfg)`` takes the composed ``conf/train.yaml`` (groups ``data``, ``model``,
-``train``, ``paths``) and returns where the checkpoints are. The loss follows the NCP
+``train(TrainConfig(...), data=DataConfig(...), model=ModelConfig(...), run_dir=...)``
+trains and returns where the checkpoints are; ``scripts/train.py`` builds the same typed
+configs from ``conf/train.yaml``. The run is split into :func:`build_run` (data, policy,
+optimiser), :func:`resume_run`, :func:`train_step` and the loop :func:`fit`. The loss follows the NCP
 paper: squared error on standardised targets weighted by ``w(y) = exp(alpha * |y|)``
 (sharp turns weigh more), Adam, optional down-scaled convolution gradients and global-norm
 clipping. A run is reproducible from ``train.seed``: batches are drawn from a permutation
@@ -21,10 +23,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 
-from lnn_drive.cli import dataclass_from_cfg
-from lnn_drive.data.dataset import SequenceDataset, build_datasets
+from lnn_drive.data.dataset import DataConfig, DataSplit, SequenceDataset, build_datasets
+from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
 from lnn_drive.train.checkpoint import (
     TrainState,
@@ -53,27 +54,29 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """The ``train`` config group (see ``conf/train/default.yaml`` for meanings)."""
+    """The ``train`` config group: the optimisation recipe. These defaults are the CLI's
+    (``conf/train/default.yaml`` documents each key; a test keeps the two equal): the
+    short-budget recipe the demo was tuned with."""
 
     seed: int = 0
     max_steps: int = 2000
     max_minutes: float | None = None
-    batch_size: int = 32
+    batch_size: int = 8
     val_batch_size: int = 32
-    lr: float = 1e-3
+    lr: float = 5e-3
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     schedule: str = "cosine"
-    warmup_steps: int = 0
+    warmup_steps: int = 100
     warmup_fraction: float = 0.1
     min_lr_ratio: float = 0.05
     step_every: int = 1000
     step_gamma: float = 0.5
     alpha: float = 0.5
-    conv_grad_scale: float = 1.0
+    conv_grad_scale: float = 0.2
     clip_norm: float | None = 1.0
-    val_every: int = 200
-    val_max_windows: int | None = None
+    val_every: int = 100
+    val_max_windows: int | None = 256
     checkpoint_every: int = 200
     patience: int | None = None
     min_delta: float = 0.0
@@ -110,13 +113,7 @@ class TrainConfig:
             bad("clip_norm", "must be > 0 or null")
         if self.patience is not None and self.patience < 1:
             bad("patience", "must be >= 1 or null")
-
-    @classmethod
-    def from_cfg(cls, cfg: Any) -> TrainConfig:
-        tc = dataclass_from_cfg(cls, cfg)
-        if isinstance(tc.betas, list):
-            tc = cls(**{**asdict(tc), "betas": tuple(tc.betas)})
-        return tc
+        object.__setattr__(self, "betas", tuple(self.betas))
 
 
 @dataclass
@@ -201,13 +198,11 @@ class _Standardised(torch.nn.Module):
         return self.policy.forward_standardised(frames)[0]
 
 
-def _run_dir(cfg: DictConfig) -> Path:
-    try:
-        return Path(str(cfg.paths.output_dir))
-    except Exception as e:  # the hydra resolver only works inside @hydra.main
-        raise ValueError(
-            "paths.output_dir cannot be resolved outside a Hydra run; pass paths.output_dir=..."
-        ) from e
+def default_run_dir(task: str = "train") -> Path:
+    """``outputs/<task>/runs/<timestamp>`` under the project, as the CLI's run folder."""
+    from lnn_drive import PROJECT_ROOT
+
+    return PROJECT_ROOT / "outputs" / task / "runs" / time.strftime("%Y-%m-%d_%H-%M-%S")
 
 
 def evaluate(
@@ -259,11 +254,22 @@ def evaluate(
     }
 
 
-def train(cfg: DictConfig, *, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Train a policy by behaviour cloning.
+def train(
+    cfg: TrainConfig | None = None,
+    *,
+    data: DataConfig | None = None,
+    model: ModelConfig | None = None,
+    run_dir: str | Path | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Train a policy by behaviour cloning: the recipe ``scripts/train.py`` runs.
 
     Args:
-        cfg: Composed ``conf/train.yaml``: ``data``, ``model``, ``train``, ``paths``.
+        cfg: The optimisation recipe (default: :class:`TrainConfig` defaults, the CLI's).
+        data: Which logs and how they become windows (default: ``data/sample``).
+        model: Encoder and controller (default: the 19-neuron NCP-CfC).
+        run_dir: Where checkpoints, metrics and TensorBoard logs go (default:
+            ``outputs/train/runs/<timestamp>``, as on the command line).
         on_step: Called with the step number after every optimiser step (tests use it
             to interrupt a run).
 
@@ -277,49 +283,76 @@ def train(cfg: DictConfig, *, on_step: Callable[[int], None] | None = None) -> d
         NonFiniteLossError: NaN/inf loss, naming the step; the last good checkpoint stays.
         CheckpointMismatchError: resuming from a checkpoint of another model/config.
     """
-    tc = TrainConfig.from_cfg(cfg.train)
+    tc = cfg or TrainConfig()
     info = init_distributed(tc.device)
     try:
-        return _train(cfg, tc, info, on_step)
+        run = build_run(
+            tc,
+            data or DataConfig(),
+            model or ModelConfig(),
+            Path(broadcast_object(str(run_dir or default_run_dir()), info)),
+            info,
+        )
+        resume_run(run)
+        return fit(run, on_step)
     finally:
         cleanup(info)
 
 
-def _train(
-    cfg: DictConfig, tc: TrainConfig, info: DistInfo, on_step: Callable[[int], None] | None
-) -> dict[str, Any]:
-    run_dir = Path(broadcast_object(str(_run_dir(cfg)), info))
-    ck_dir = run_dir / "checkpoints"
-    last_path, best_path = ck_dir / "last.pt", ck_dir / "best.pt"
+@dataclass(kw_only=True)
+class TrainRun:
+    """Everything a behaviour-cloning run holds while it trains.
+
+    Attributes:
+        tc: The recipe.
+        info: This process's rank and device.
+        run_dir: Output folder (``checkpoints/``, ``metrics.csv``, TensorBoard).
+        split: Training and validation windows.
+        policy: The unwrapped policy being trained.
+        module: What the optimiser steps through (``policy`` standardised, DDP-wrapped
+            under ``torchrun``).
+        optimizer: Adam with the conv layers as a group of their own.
+        sampler: Reproducible batch order.
+        state: Step, epoch, best validation loss (what a checkpoint resumes).
+        data_meta: Target statistics and the dataset report, saved in checkpoints.
+    """
+
+    tc: TrainConfig
+    info: DistInfo
+    run_dir: Path
+    split: DataSplit
+    policy: Policy
+    module: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    sampler: EpochSampler
+    state: TrainState
+    data_meta: dict[str, Any]
+
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "checkpoints" / "best.pt"
+
+
+def build_run(
+    tc: TrainConfig, data: DataConfig, model: ModelConfig, run_dir: Path, info: DistInfo
+) -> TrainRun:
+    """Datasets, policy, optimiser and sampler of a fresh run (nothing trained yet)."""
     if tc.threads is not None:
         torch.set_num_threads(max(1, int(tc.threads) // info.world_size))
     torch.manual_seed(tc.seed)
-
-    split = build_datasets(cfg.data, progress=info.is_main and tc.progress)
-    model_cfg = (
-        OmegaConf.to_container(cfg.model, resolve=True)
-        if isinstance(cfg.model, DictConfig)
-        else dict(cfg.model)
-    )
+    split = build_datasets(data, progress=info.is_main and tc.progress)
     policy = Policy(
-        model_cfg=model_cfg,
+        model_cfg=model,
         preprocess=split.preprocess,
         output_names=split.targets,
         units=split.units,
         target_mean=split.target_mean,
         target_std=split.target_std,
     ).to(info.device)
-    train_cfg_plain = (
-        OmegaConf.to_container(cfg.train, resolve=True)
-        if isinstance(cfg.train, DictConfig)
-        else dict(cfg.train)
-    )
-    data_meta = {
-        "target_mean": split.target_mean.tolist(),
-        "target_std": split.target_std.tolist(),
-        "units": split.units,
-        "report": split.report,
-    }
     conv_params = {id(p) for c in policy.encoder.conv_layers() for p in c.parameters()}
     # Adam normalises away a constant gradient scale, so the paper's down-scaled conv
     # gradients are applied as the conv group's learning-rate factor.
@@ -334,24 +367,6 @@ def _train(
         betas=tc.betas,
         weight_decay=tc.weight_decay,
     )
-    state = TrainState()
-
-    resume_from = None
-    if tc.resume:
-        resume_from = Path(tc.resume) if isinstance(tc.resume, str) else last_path
-        if isinstance(tc.resume, str) and not resume_from.is_file():
-            raise FileNotFoundError(f"train.resume: no checkpoint at {resume_from}")
-        if not resume_from.is_file():
-            resume_from = None
-    if resume_from is not None:
-        ck = load_checkpoint(resume_from, map_location=info.device)
-        check_compatible(ck, policy, path=resume_from)
-        policy.load_weights(ck["model_state"], source=str(resume_from))
-        if ck.get("optimizer") is not None:
-            optimizer.load_state_dict(ck["optimizer"])
-        state = TrainState.from_dict(ck["train_state"])
-        log.info("resumed from %s at step %d", resume_from, state.step)
-
     module: torch.nn.Module = _Standardised(policy)
     if tc.compile:
         policy.encoder.features = torch.compile(policy.encoder.features)  # type: ignore[method-assign]
@@ -359,7 +374,6 @@ def _train(
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         module = DDP(module, device_ids=[info.device.index] if info.device.type == "cuda" else None)
-
     sampler = EpochSampler(
         len(split.train),
         tc.seed,
@@ -372,15 +386,114 @@ def _train(
             f"train.batch_size={tc.batch_size} is larger than the {sampler.per_rank} training "
             f"windows per rank; lower train.batch_size or add data"
         )
+    return TrainRun(
+        tc=tc,
+        info=info,
+        run_dir=run_dir,
+        split=split,
+        policy=policy,
+        module=module,
+        optimizer=optimizer,
+        sampler=sampler,
+        state=TrainState(),
+        data_meta={
+            "target_mean": split.target_mean.tolist(),
+            "target_std": split.target_std.tolist(),
+            "units": split.units,
+            "report": split.report,
+        },
+    )
+
+
+def resume_run(run: TrainRun) -> Path | None:
+    """Continue from ``train.resume`` (a path, or ``True``: ``checkpoints/last.pt`` if it
+    exists): weights, optimiser and position; returns the checkpoint used."""
+    tc = run.tc
+    if not tc.resume:
+        return None
+    path = Path(tc.resume) if isinstance(tc.resume, str) else run.last_path
+    if isinstance(tc.resume, str) and not path.is_file():
+        raise FileNotFoundError(f"train.resume: no checkpoint at {path}")
+    if not path.is_file():
+        return None
+    ck = load_checkpoint(path, map_location=run.info.device)
+    check_compatible(ck, run.policy, path=path)
+    run.policy.load_weights(ck["model_state"], source=str(path))
+    if ck.get("optimizer") is not None:
+        run.optimizer.load_state_dict(ck["optimizer"])
+    run.state = TrainState.from_dict(ck["train_state"])
+    log.info("resumed from %s at step %d", path, run.state.step)
+    return path
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult:
+    """One optimiser step: its loss, gradient norm and frames (all ranks)."""
+
+    loss: float
+    grad_norm: float
+    frames: int
+
+
+def train_step(run: TrainRun, lr: float, last_good: str | None) -> StepResult:
+    """One optimiser step at learning rate ``lr`` on the sampler's next batch.
+
+    Raises:
+        NonFiniteLossError: NaN/inf loss (``last_good`` is named in the message).
+    """
+    tc, info, state, policy = run.tc, run.info, run.state, run.policy
+    for g in run.optimizer.param_groups:
+        g["lr"] = lr * g["lr_scale"]
+    idx = run.sampler.next_batch(state, tc.batch_size)
+    run.split.train.set_epoch(state.epoch)
+    frames, y = run.split.train.get_batch(idx)
+    frames = frames.to(info.device, non_blocking=True)
+    y = y.to(info.device, non_blocking=True)
+    z = (y - policy.output_mean) / policy.output_std  # (B, T, k) standardised targets
+    with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=tc.amp):
+        pred = run.module(frames)
+    loss = weighted_mse(pred.float(), z, tc.alpha)
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(
+            f"training loss is {loss.item()} at step {state.step + 1}; stopped. "
+            + (
+                f"Last good checkpoint: {last_good}"
+                if last_good
+                else "No checkpoint was written yet"
+            )
+            + " (lower train.lr or set train.clip_norm)"
+        )
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if tc.clip_norm is not None:
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), tc.clip_norm))
+    else:
+        grad_norm = float(
+            torch.linalg.vector_norm(
+                torch.stack([p.grad.norm() for p in policy.parameters() if p.grad is not None])
+            )
+        )
+    run.optimizer.step()
+    policy.controller.after_step()
+    state.step += 1
+    return StepResult(
+        loss=float(loss.item()),
+        grad_norm=grad_norm,
+        frames=frames.shape[0] * frames.shape[1] * info.world_size,
+    )
+
+
+def fit(run: TrainRun, on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """The training loop: schedule, steps, logging, validation, checkpoints, stopping."""
+    tc, info, state, policy = run.tc, run.info, run.state, run.policy
+    last_path, best_path = run.last_path, run.best_path
     logger = RunLogger(
-        run_dir,
+        run.run_dir,
         enabled=info.is_main,
         total_steps=tc.max_steps,
         initial_step=state.step,
         progress=tc.progress,
     )
-    mean, std = policy.output_mean, policy.output_std
-    amp_dtype = torch.bfloat16
     budget_s = None if tc.max_minutes is None else 60.0 * tc.max_minutes
     t_start = time.perf_counter() - state.elapsed_s
     frames_seen, t_rate = 0, time.perf_counter()
@@ -394,17 +507,17 @@ def _train(
             save_checkpoint(
                 path,
                 policy=policy,
-                optimizer=optimizer,
+                optimizer=run.optimizer,
                 state=state,
-                data=data_meta,
-                train_cfg=train_cfg_plain,
+                data=run.data_meta,
+                train_cfg=asdict(tc),
             )
 
     def validate() -> bool:
         """Run validation, keep the best checkpoint; True when early stopping says stop."""
         metrics = evaluate(
             policy,
-            split.val,
+            run.split.val,
             alpha=tc.alpha,
             batch_size=tc.val_batch_size,
             info=info,
@@ -436,47 +549,9 @@ def _train(
             if budget_s is not None:
                 progress = max(progress, elapsed / budget_s)
             lr = tc.lr * lr_factor(tc, progress, state.step)
-            for g in optimizer.param_groups:
-                g["lr"] = lr * g["lr_scale"]
-
-            idx = sampler.next_batch(state, tc.batch_size)
-            split.train.set_epoch(state.epoch)
-            frames, y = split.train.get_batch(idx)
-            frames, y = (
-                frames.to(info.device, non_blocking=True),
-                y.to(info.device, non_blocking=True),
-            )
-            z = (y - mean) / std  # (B, T, k) standardised targets
-            with torch.autocast(info.device.type, dtype=amp_dtype, enabled=tc.amp):
-                pred = module(frames)
-            loss = weighted_mse(pred.float(), z, tc.alpha)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"training loss is {loss.item()} at step {state.step + 1}; stopped. "
-                    + (
-                        f"Last good checkpoint: {last_good}"
-                        if last_good
-                        else "No checkpoint was written yet"
-                    )
-                    + " (lower train.lr or set train.clip_norm)"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if tc.clip_norm is not None:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(policy.parameters(), tc.clip_norm))
-            else:
-                grad_norm = float(
-                    torch.linalg.vector_norm(
-                        torch.stack(
-                            [p.grad.norm() for p in policy.parameters() if p.grad is not None]
-                        )
-                    )
-                )
-            optimizer.step()
-            policy.controller.after_step()
-            state.step += 1
-            frames_seen += frames.shape[0] * frames.shape[1] * info.world_size
-            last_loss = float(loss.item())
+            step = train_step(run, lr, last_good)
+            frames_seen += step.frames
+            last_loss = step.loss
 
             if state.step % tc.log_every == 0 or state.step == 1:
                 now = time.perf_counter()
@@ -487,7 +562,7 @@ def _train(
                     {
                         "train/loss": last_loss,
                         "train/lr": lr,
-                        "train/grad_norm": grad_norm,
+                        "train/grad_norm": step.grad_norm,
                         "train/frames_per_s": fps,
                     },
                 )
@@ -521,23 +596,22 @@ def _train(
     has_val = math.isfinite(state.best_val)
     if info.is_main and not has_val:
         save(best_path)  # no validation set: the last weights are the best we know
-    total_s = time.perf_counter() - t_start
     result = {
         "best_checkpoint": str(best_path),
         "last_checkpoint": str(last_path),
         "val_loss": state.best_val if has_val else last_loss,
         "best_step": state.best_step,
         "steps": state.step,
-        "run_dir": str(run_dir),
+        "run_dir": str(run.run_dir),
         "stopped": stopped,
-        "seconds": total_s,
+        "seconds": time.perf_counter() - t_start,
         "world_size": info.world_size,
         "max_weight_diff_across_ranks": weight_diff,
     }
     if info.is_main:
         import json
 
-        (run_dir / "result.json").write_text(json.dumps(result, indent=2))
+        (run.run_dir / "result.json").write_text(json.dumps(result, indent=2))
     return result
 
 

@@ -1,8 +1,9 @@
-"""Self-describing training checkpoints, written atomically, read with ``weights_only=True``.
+"""The checkpoint format, in one module: write (atomically), read (``weights_only=True``),
+check (format, finite weights, fit to a model) and load a policy from the file alone.
 
 A checkpoint is a dict of plain data and tensors only:
 
-``format``        layout version (``lnn_drive.models.policy.CHECKPOINT_FORMAT``)
+``format``        layout version (:data:`CHECKPOINT_FORMAT`)
 ``policy``        ``Policy.config()``: model config (incl. wiring arguments and seed),
                   preprocessing, output names/units, output scaling
 ``model_state``   the unwrapped policy's ``state_dict``
@@ -25,22 +26,22 @@ from typing import Any
 import torch
 
 import lnn_drive
-from lnn_drive.models.policy import (
-    CHECKPOINT_FORMAT,
-    CheckpointMismatchError,
-    Policy,
-    _plain,
-    read_checkpoint,
-)
+from lnn_drive.models.policy import CheckpointMismatchError, Policy, _plain
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "CheckpointMismatchError",
     "TrainState",
     "atomic_torch_save",
     "check_compatible",
     "load_checkpoint",
+    "load_policy",
+    "read_checkpoint",
     "save_checkpoint",
 ]
+
+#: Bumped when the checkpoint layout changes incompatibly.
+CHECKPOINT_FORMAT = 1
 
 
 @dataclass(kw_only=True)
@@ -120,11 +121,104 @@ def save_checkpoint(
     return atomic_torch_save(ck, path)
 
 
+def read_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` plus the format and weight checks; an
+    exported folder (``model.safetensors`` + ``config.json``) is read by
+    :mod:`lnn_drive.train.hub`, without unpickling anything.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointMismatchError: not a loadable checkpoint (never unpickled with
+            ``weights_only=False``), another format version, or NaN/inf weights; one line
+            naming the file (and key).
+    """
+    p = Path(path)
+    from lnn_drive.train import hub  # safetensors + config.json folders (export-checkpoint)
+
+    if hub.is_hub_layout(p):
+        ck = hub.read_hub_checkpoint(p, map_location=map_location)
+        check_finite(ck["model_state"], path=p)
+        return ck
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {p}")
+    try:
+        ck = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as e:  # unpickling errors come in many types, with multi-line advice
+        # torch's text suggests weights_only=False, i.e. running the file's code: not here.
+        raise CheckpointMismatchError(
+            f"{p}: not a loadable checkpoint ({type(e).__name__}); it holds something other "
+            f"than tensors and plain data, or is not a torch file, and will not be unpickled"
+        ) from None
+    if (
+        not isinstance(ck, dict)
+        or "format" not in ck
+        or "policy" not in ck
+        or "model_state" not in ck
+    ):
+        raise CheckpointMismatchError(
+            f"{p}: not an lnn_drive checkpoint (keys 'format', 'policy', 'model_state' expected)"
+        )
+    if ck["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointMismatchError(
+            f"{p}: checkpoint format {ck['format']} but this version reads format {CHECKPOINT_FORMAT}"
+        )
+    check_finite(ck["model_state"], path=p)
+    return ck
+
+
+def check_finite(state: Mapping[str, Any], *, path: str | os.PathLike) -> None:
+    """Refuse weights holding NaN or inf, naming the file and the first such key."""
+    if not isinstance(state, Mapping):
+        raise CheckpointMismatchError(f"{path}: key 'model_state' is not a mapping of tensors")
+    for k, v in state.items():
+        if not isinstance(v, torch.Tensor):
+            raise CheckpointMismatchError(f"{path}: model_state key {k!r} is not a tensor")
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            bad = int((~torch.isfinite(v)).sum())
+            raise CheckpointMismatchError(
+                f"{path}: model_state key {k!r} holds {bad} NaN/inf value(s); refusing to load"
+            )
+
+
 def load_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
-    """Read a checkpoint (``weights_only=True``) and check its format."""
+    """Read a checkpoint (``weights_only=True``) and check its format and weights."""
     return read_checkpoint(path, map_location=map_location)
+
+
+def load_policy(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Policy:
+    """Rebuild a :class:`Policy` (config + weights) from a checkpoint file alone.
+
+    Raises:
+        ValueError: no path given.
+        FileNotFoundError: no such file.
+        CheckpointMismatchError: anything wrong with the file, naming it and the key.
+    """
+    if str(path) in ("", "???"):
+        raise ValueError("no checkpoint given (pass checkpoint=path/to/best.pt)")
+    p = Path(str(path)).expanduser()
+    ck = read_checkpoint(p, map_location=map_location)
+    cfg = ck["policy"]
+    try:
+        policy = Policy.from_config(cfg)
+    except KeyError as e:
+        raise CheckpointMismatchError(f"{p}: policy config lacks key {e}") from e
+    except (TypeError, ValueError) as e:
+        kind = (
+            cfg.get("model", {}).get("controller", {}).get("type", "?")
+            if isinstance(cfg, Mapping)
+            else "?"
+        )
+        raise CheckpointMismatchError(
+            f"{p}: key policy.model does not build a model (controller type {kind!r}): {e}"
+        ) from e
+    policy.load_weights(ck["model_state"], source=str(p))
+    policy.to(map_location)
+    policy.eval()
+    return policy
 
 
 def _diff(a: Any, b: Any, prefix: str) -> str | None:

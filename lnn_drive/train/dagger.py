@@ -11,26 +11,32 @@ leaves the lane is put back and the round keeps collecting the states it drifts 
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
-from omegaconf import DictConfig, OmegaConf, open_dict
 
+from lnn_drive.data.dataset import DataConfig
 from lnn_drive.data.log import LogWriter
+from lnn_drive.envs.config import EnvConfig
+from lnn_drive.envs.record import (
+    CAR_OBSERVED,
+    CAR_SIGNALS,
+    Episode,
+    MixtureRule,
+    env_dt,
+    record_episodes,
+)
+from lnn_drive.models.config import ModelConfig
+from lnn_drive.protocols import PolicyProtocol
+from lnn_drive.train.bc import TrainConfig
 
 #: Signals a DAgger round records (the simulator collector's set).
-DAGGER_SIGNALS = {
-    "steering": "1/m",
-    "speed": "m/s",
-    "command": "1/m",
-    "lateral_offset": "m",
-    "heading_error": "rad",
-    "road_curvature": "1/m",
-}
+DAGGER_SIGNALS = CAR_SIGNALS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,8 +78,8 @@ class DaggerConfig:
 
 
 def collect_round(
-    policy: Any,
-    env: Any,
+    policy: PolicyProtocol,
+    env: gym.Env,
     root: str | Path,
     *,
     road_seeds: list[int],
@@ -81,71 +87,68 @@ def collect_round(
     beta: float,
     seed: int,
     speed: float,
-    dt: float,
 ) -> dict[str, Any]:
     """Roll out the beta-mixture of expert and learner and log expert-labelled frames.
 
     Returns:
         ``{"root", "frames", "expert_share", "interventions"}``.
     """
-    rng = np.random.default_rng(seed)
     h, w = env.observation_space.shape[:2]
-    took_expert = 0
-    frames = 0
-    interventions = 0
     writer = LogWriter(
         root,
         height=h,
         width=w,
-        fps=round(1 / dt),
+        fps=round(1 / env_dt(env)),
         signals=DAGGER_SIGNALS,
         source=f"dagger (beta={beta:.3f})",
         extra={"beta": beta, "road_seeds": road_seeds},
     )
     with writer:
-        for road in road_seeds:
-            obs, info = env.reset(seed=int(road))
-            policy.reset(1)
-            with writer.episode(meta={"seed": int(road), "group": f"dagger-{road}"}) as ep:
-                for k in range(steps):
-                    learner = float(np.asarray(policy.act(obs)).reshape(-1)[0])
-                    expert = float(info["expert_action"])
-                    use_expert = rng.random() < beta
-                    took_expert += int(use_expert)
-                    cmd = expert if use_expert else learner
-                    ep.append(
-                        obs,
-                        timestamp=k * dt,
-                        steering=expert,
-                        speed=speed,
-                        command=cmd,
-                        lateral_offset=float(info["lateral_offset"]),
-                        heading_error=float(info["heading_error"]),
-                        road_curvature=float(info.get("road_curvature", 0.0)),
-                    )
-                    frames += 1
-                    obs, _, terminated, truncated, info = env.step(np.array([cmd], np.float32))
-                    interventions += int(bool(info.get("intervened", False)))
-                    if terminated or truncated:
-                        break
+        stats = record_episodes(
+            env,
+            writer,
+            MixtureRule(policy=policy, beta=beta, rng=np.random.default_rng(seed)),
+            episodes=[
+                Episode(seed=int(r), meta={"seed": int(r), "group": f"dagger-{r}"}, steps=steps)
+                for r in road_seeds
+            ],
+            observed=CAR_OBSERVED,
+            fixed={"speed": speed},
+        )
     return {
         "root": str(Path(root)),
-        "frames": frames,
-        "expert_share": took_expert / max(frames, 1),
-        "interventions": interventions,
+        "frames": stats.frames,
+        "expert_share": stats.expert_frames / max(stats.frames, 1),
+        "interventions": stats.interventions,
     }
 
 
-def dagger(
-    cfg: DictConfig,
-    *,
-    train_fn: Callable[[DictConfig], dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Behaviour cloning followed by ``cfg.dagger.rounds`` DAgger rounds.
+TrainFn = Callable[..., dict[str, Any]]
 
-    ``cfg`` is a training config (``conf/train.yaml``) with an ``env`` group and a
-    ``dagger`` section. Each round trains under ``<output_dir>/round_<i>`` and writes its
-    rollouts to ``<output_dir>/dagger_data/round_<i>``.
+
+def dagger(
+    dcfg: DaggerConfig,
+    *,
+    train: TrainConfig | None = None,
+    data: DataConfig | None = None,
+    model: ModelConfig | None = None,
+    env: EnvConfig | None = None,
+    out_dir: str | Path,
+    train_fn: TrainFn | None = None,
+) -> dict[str, Any]:
+    """Behaviour cloning followed by ``dcfg.rounds`` DAgger rounds.
+
+    Each round trains under ``<out_dir>/round_<i>`` and writes its rollouts to
+    ``<out_dir>/dagger_data/round_<i>``.
+
+    Args:
+        dcfg: DAgger's own options.
+        train, data, model: The behaviour-cloning recipe of every round (``data.roots``
+            are the initial logs; each round adds its rollouts).
+        env: The simulator the rounds drive.
+        out_dir: Where the rounds go.
+        train_fn: Replaces :func:`~lnn_drive.train.bc.train` (same signature), e.g.
+            :func:`~lnn_drive.train.launch.train_local` partially applied.
 
     Returns:
         The last round's training result, plus ``rounds`` (per-round results and
@@ -157,42 +160,40 @@ def dagger(
     if train_fn is None:
         from lnn_drive.train.bc import train as train_fn
 
-    dcfg = DaggerConfig(**OmegaConf.to_container(cfg.dagger, resolve=True))
-    out = Path(cfg.paths.output_dir)
-    roots = [str(r) for r in cfg.data.roots]
+    tc = train or TrainConfig()
+    base_data = data or DataConfig()
+    env_cfg = env or EnvConfig()
+    out = Path(out_dir)
+    roots = list(base_data.roots)
     history: list[dict[str, Any]] = []
 
     def run(round_: int) -> dict[str, Any]:
-        c = copy.deepcopy(cfg)
-        with open_dict(c):
-            c.paths.output_dir = str(out / f"round_{round_}")
-            c.data.roots = list(roots)
-        return train_fn(c)
+        return train_fn(
+            tc,
+            data=dataclasses.replace(base_data, roots=tuple(roots)),
+            model=model,
+            run_dir=out / f"round_{round_}",
+        )
 
     res = run(0)
     history.append({"round": 0, "beta": 1.0, "train": res, "roots": list(roots)})
-    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
     for r in range(1, dcfg.rounds + 1):
         policy = Policy.load(res["best_checkpoint"])
-        env = make_env(env_cfg, crash_mode="intervene", max_episode_steps=dcfg.steps_per_episode)
+        e = make_env(env_cfg, crash_mode="intervene", max_episode_steps=dcfg.steps_per_episode)
         try:
-            u = env.unwrapped
-            dt = float(getattr(u, "dt", 1 / 30))
-            speed = float(getattr(getattr(u, "config", None), "speed", env_cfg.get("speed", 10)))
             first = dcfg.road_seed + (r - 1) * dcfg.episodes_per_round
             stats = collect_round(
                 policy,
-                env,
+                e,
                 out / "dagger_data" / f"round_{r}",
                 road_seeds=list(range(first, first + dcfg.episodes_per_round)),
                 steps=dcfg.steps_per_episode,
                 beta=dcfg.beta(r),
                 seed=dcfg.seed + r,
-                speed=speed,
-                dt=dt,
+                speed=env_cfg.speed,
             )
         finally:
-            env.close()
+            e.close()
         roots.append(stats["root"])
         res = run(r)
         history.append({"round": r, "beta": dcfg.beta(r), "collect": stats, "train": res})

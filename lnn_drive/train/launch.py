@@ -14,11 +14,15 @@ throughput. See ``docs/benchmarks.md`` (Training).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from lnn_drive.data.dataset import DataConfig
+from lnn_drive.models.config import ModelConfig
+from lnn_drive.train.bc import TrainConfig, default_run_dir
 
 
 def _free_port() -> int:
@@ -27,7 +31,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _worker(rank: int, world: int, port: int, cfg_plain: dict, threads: int, queue: Any) -> None:
+def _worker(
+    rank: int,
+    world: int,
+    port: int,
+    job: tuple[TrainConfig, DataConfig, ModelConfig, str],
+    threads: int,
+    queue: Any,
+) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -41,10 +52,10 @@ def _worker(rank: int, world: int, port: int, cfg_plain: dict, threads: int, que
     torch.set_num_threads(threads)
     from lnn_drive.train.bc import train
 
-    cfg = OmegaConf.create(cfg_plain)
-    cfg.train.threads = threads * world  # train() splits threads across ranks
+    tc, data, model, run_dir = job
+    tc = dataclasses.replace(tc, threads=threads * world)  # train() splits them across ranks
     try:
-        result = train(cfg)
+        result = train(tc, data=data, model=model, run_dir=run_dir)
     except BaseException as e:  # report the failure to the parent, then fail this rank
         if rank == 0:
             queue.put({"error": f"{type(e).__name__}: {e}"})
@@ -53,11 +64,20 @@ def _worker(rank: int, world: int, port: int, cfg_plain: dict, threads: int, que
         queue.put(result)
 
 
-def train_local(cfg: DictConfig, nproc: int = 2, threads_per_proc: int = 1) -> dict[str, Any]:
-    """``train(cfg)`` as ``nproc`` data-parallel local processes; rank 0's result.
+def train_local(
+    cfg: TrainConfig | None = None,
+    *,
+    data: DataConfig | None = None,
+    model: ModelConfig | None = None,
+    run_dir: str | Path | None = None,
+    nproc: int = 2,
+    threads_per_proc: int = 1,
+) -> dict[str, Any]:
+    """:func:`~lnn_drive.train.bc.train` as ``nproc`` data-parallel local processes;
+    rank 0's result.
 
-    ``train.batch_size`` stays per rank (as under torchrun): the global batch is
-    ``nproc`` times larger. ``nproc=1`` runs in this process.
+    ``cfg.batch_size`` stays per rank (as under torchrun): the global batch is ``nproc``
+    times larger. ``nproc=1`` runs in this process.
     """
     if nproc < 1:
         raise ValueError(f"nproc must be >= 1, got {nproc}")
@@ -65,16 +85,21 @@ def train_local(cfg: DictConfig, nproc: int = 2, threads_per_proc: int = 1) -> d
         raise ValueError(f"threads_per_proc must be >= 1, got {threads_per_proc}")
     from lnn_drive.train.bc import train
 
+    job = (
+        cfg or TrainConfig(),
+        data or DataConfig(),
+        model or ModelConfig(),
+        str(run_dir or default_run_dir()),
+    )
     if nproc == 1:
-        return train(cfg)
+        return train(job[0], data=job[1], model=job[2], run_dir=job[3])
     import torch.multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
-    plain = OmegaConf.to_container(cfg, resolve=True)
     mp.start_processes(
         _worker,
-        args=(nproc, _free_port(), plain, threads_per_proc, queue),
+        args=(nproc, _free_port(), job, threads_per_proc, queue),
         nprocs=nproc,
         join=True,
         start_method="spawn",

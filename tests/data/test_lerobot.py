@@ -17,6 +17,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from lnn_drive import PROJECT_ROOT  # noqa: E402
+from lnn_drive.commands import main  # noqa: E402
 from lnn_drive.data import DrivingLog, LogFormatError, LogWriter  # noqa: E402
 from lnn_drive.data.lerobot import (  # noqa: E402
     LeRobotExportConfig,
@@ -24,7 +25,6 @@ from lnn_drive.data.lerobot import (  # noqa: E402
     export_lerobot,
     import_lerobot,
 )
-from tests.cli_helpers import run_script  # noqa: E402
 from tests.conftest import synthetic_frame  # noqa: E402
 
 SAMPLE = PROJECT_ROOT / "data" / "sample"
@@ -288,10 +288,18 @@ def test_cli_reports_one_error_line(
     bad = tmp_path / "bad"
     shutil.copytree(sample_export, bad)
     _set_info(bad, codebase_version="v2.0")
-    code, _, err = run_script(
-        "import_lerobot.py", [f"root={bad}", f"out={tmp_path / 'o'}"], tmp_path, capsys
+    code, _, err = _run(
+        ["import-lerobot", *[f"root={bad}", f"out={tmp_path / 'o'}"]], tmp_path, capsys
     )
     assert code == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "info.json" in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def _run(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    code = main([argv[0], f"hydra.run.dir={tmp_path / 'run'}", *argv[1:]])
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lnn_drive.commands.collect import configs
 from lnn_drive.data.log import DrivingLog
-from lnn_drive.envs.collect import SIGNALS, collect
+from lnn_drive.envs.collect import SIGNALS
+from lnn_drive.envs.collect import collect as collect_typed
+
+
+def collect(cfg):
+    """Collect with the typed configs of a composed ``conf/collect.yaml``."""
+    return collect_typed(*configs(cfg))
 
 
 def test_collect_writes_a_valid_log(compose_cfg, tmp_path):

@@ -68,16 +68,19 @@ def test_report_calls_ties_ties(tmp_path: Path) -> None:
     assert "alone has the best mean autonomy in 0 of 1 conditions and shares the best" in text
 
 
-def test_benchmark_config_rejects_unknown_model() -> None:
-    with pytest.raises(ValueError, match="unknown model 'transformer'"):
-        BenchmarkConfig(models=["transformer"])
+def test_benchmark_config_validation() -> None:
+    with pytest.raises(ValueError, match="benchmark.models is empty"):
+        BenchmarkConfig(models=[])
+    with pytest.raises(ValueError, match="benchmark.train_procs"):
+        BenchmarkConfig(train_procs=0)
+    assert BenchmarkConfig(seeds=[1, 2]).seeds == (1, 2)
 
 
 def test_eval_config_validation_and_conditions() -> None:
     with pytest.raises(ValueError, match="eval.crash_mode"):
         EvalConfig(crash_mode="bounce")
     with pytest.raises(ValueError, match="unknown eval option"):
-        EvalConfig.from_cfg({"distance": 3})
+        EvalConfig.from_mapping({"distance": 3})
     e = EvalConfig(noise_variances=[0.1, 0.2], presets=["summer", "winter"])
     names = [c.name for c in conditions("summer", e)]
     assert names == ["clean", "noise=0.1", "noise=0.2", "preset=winter"]

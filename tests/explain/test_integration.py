@@ -5,20 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from lnn_drive import PROJECT_ROOT
+from lnn_drive import envs, models
+from lnn_drive.commands.config import model_config_named
 from lnn_drive.data.preprocess import Preprocess
-
-envs = pytest.importorskip("lnn_drive.envs")
-models = pytest.importorskip("lnn_drive.models")
-if not hasattr(envs, "make_env") or not hasattr(models, "Policy"):
-    pytest.skip("simulator or models branch not merged yet", allow_module_level=True)
 
 
 def _policy(name: str, seed: int = 0):
     torch.manual_seed(seed)
-    cfg = OmegaConf.to_container(OmegaConf.load(PROJECT_ROOT / "conf" / "model" / f"{name}.yaml"))
+    cfg = model_config_named(name)
     return models.Policy(
         model_cfg=cfg, preprocess=Preprocess().with_input(78, 200), output_names=["steering"]
     )
@@ -49,7 +44,7 @@ def test_real_policy_saliency_and_errors() -> None:
 
 @pytest.mark.slow
 def test_explain_policies_on_the_simulator(tmp_path) -> None:
-    from lnn_drive.explain.commands import SaliencyConfig, explain_policies
+    from lnn_drive.explain.pipeline import SaliencyConfig, explain_policies
 
     scfg = SaliencyConfig(
         frames=8,

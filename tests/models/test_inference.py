@@ -26,15 +26,3 @@ def test_fast_actor_tracks_the_policy(precision: str) -> None:
         FastActor(p, precision="int8")
     with pytest.raises(ValueError, match="precision"):
         FastActor(p, precision="fp8")
-
-
-def test_model_summary_command(capsys) -> None:
-    from omegaconf import OmegaConf
-
-    from lnn_drive.models.summary import model_summary_command
-
-    table = model_summary_command(OmegaConf.create({"models": ["ncp_ltc", "lstm"], "seed": None}))
-    assert "| ncp_ltc | 79,420 | 19 | 252 | 1,131 | 3,999 | 1,065 |" in table
-    assert "24,897" in table
-    with pytest.raises(ValueError, match="no model config"):
-        model_summary_command(OmegaConf.create({"models": ["nope"]}))

@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("pygame")
 
+from lnn_drive.commands import main  # noqa: E402
 from lnn_drive.data import DrivingLog  # noqa: E402
 from lnn_drive.teleop import DriveConfig, KeyMap, drive  # noqa: E402
 from lnn_drive.train.checkpoint import save_checkpoint  # noqa: E402
-from tests.cli_helpers import run_script  # noqa: E402
 from tests.models.test_models import make_policy  # noqa: E402
 
 ENV = {"height": 78, "width": 200, "object_density": 2.0}
@@ -105,11 +105,18 @@ def test_cli_bad_key_script_is_one_error(
 ) -> None:
     bad = tmp_path / "k.json"
     bad.write_text('[{"key": "left"}]')
-    code, _, err = run_script(
-        "drive.py",
-        [f"out={tmp_path / 'o'}", "headless=true", f"key_script={bad}"],
+    code, _, err = _run(
+        ["drive", *[f"out={tmp_path / 'o'}", "headless=true", f"key_script={bad}"]],
         tmp_path,
         capsys,
     )
     assert code == 2 and err.startswith("error: ") and "entry 0" in err
     assert not (tmp_path / "o").exists()
+
+
+def _run(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    code = main([argv[0], f"hydra.run.dir={tmp_path / 'run'}", *argv[1:]])
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -45,13 +45,23 @@ def test_dagger_round_collects_expert_labels_and_retrains(compose_cfg, tmp_path:
         ],
     )
     seen: list[list[str]] = []
+    from lnn_drive.commands.config import env_config, to_dataclass, train_configs
     from lnn_drive.train.bc import train
 
-    def spy(c):
-        seen.append([str(r) for r in c.data.roots])
-        return train(c)
+    def spy(tc, *, data, model, run_dir):
+        seen.append([str(r) for r in data.roots])
+        return train(tc, data=data, model=model, run_dir=run_dir)
 
-    result = dagger(cfg, train_fn=spy)
+    tc, data, model = train_configs(cfg)
+    result = dagger(
+        to_dataclass(DaggerConfig, cfg.dagger),
+        train=tc,
+        data=data,
+        model=model,
+        env=env_config(cfg.env),
+        out_dir=cfg.paths.output_dir,
+        train_fn=spy,
+    )
     # round 0 trains on the sample only; round 1 on the sample plus its own rollouts
     assert seen[0] == [str(SAMPLE)]
     assert seen[1][0] == str(SAMPLE) and len(seen[1]) == 2

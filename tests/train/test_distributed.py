@@ -44,11 +44,11 @@ def test_two_cpu_ranks_end_with_identical_weights(make_dataset, tmp_path: Path) 
 def test_train_local_two_ranks_under_a_time_budget(make_dataset, tmp_path: Path) -> None:
     """The demo's launcher: 2 spawned ranks, wall-clock budget decided by rank 0's clock,
     so both stop at the same step with identical weights (no deadlock)."""
-    from lnn_drive.cli import compose_config
+    from lnn_drive.commands.config import compose, train_kwargs
     from lnn_drive.train.launch import train_local
 
     root = make_dataset((24, 20, 28, 20), h=24, w=64)
-    cfg = compose_config(
+    cfg, _ = compose(
         "train",
         [
             f"paths.output_dir={tmp_path}/run",
@@ -60,7 +60,7 @@ def test_train_local_two_ranks_under_a_time_budget(make_dataset, tmp_path: Path)
             "train.progress=false", "model=feedforward",
         ],
     )  # fmt: skip
-    result = train_local(cfg, nproc=2)
+    result = train_local(**train_kwargs(cfg), nproc=2)
     assert result["world_size"] == 2 and result["stopped"] == "max_minutes"
     assert result["steps"] > 0
     assert result["max_weight_diff_across_ranks"] == 0.0
@@ -71,4 +71,4 @@ def test_train_local_rejects_bad_process_counts() -> None:
     from lnn_drive.train.launch import train_local
 
     with pytest.raises(ValueError, match="nproc"):
-        train_local(None, nproc=0)  # type: ignore[arg-type]
+        train_local(nproc=0)

@@ -11,10 +11,11 @@ import torch
 from omegaconf import DictConfig
 
 import lnn_drive.train.bc as bc
-from lnn_drive.models import CheckpointMismatchError, Policy, read_checkpoint
+from lnn_drive.commands.config import model_config, train_kwargs
+from lnn_drive.models import CheckpointMismatchError, Policy
 from lnn_drive.train import NonFiniteLossError, load_checkpoint, save_checkpoint, train
 from lnn_drive.train.bc import EpochSampler, TrainConfig, lr_factor, weighted_mse
-from lnn_drive.train.checkpoint import TrainState
+from lnn_drive.train.checkpoint import TrainState, read_checkpoint
 
 H, W = 24, 64  # small frames keep the CNN cheap; the geometry is the model's input size
 
@@ -47,12 +48,17 @@ def tiny_cfg(make_dataset, compose_cfg, tmp_path: Path) -> Callable[..., DictCon
     return make
 
 
+def fit(cfg: DictConfig, **kw) -> dict:
+    """``train`` with the typed configs of a composed ``conf/train.yaml``."""
+    return train(**train_kwargs(cfg), **kw)
+
+
 def _weights(path: str) -> dict[str, torch.Tensor]:
     return read_checkpoint(path)["model_state"]
 
 
 def test_tiny_train_to_checkpoint_to_closed_loop(tiny_cfg) -> None:
-    result = train(tiny_cfg("model=ncp_ltc"))
+    result = fit(tiny_cfg("model=ncp_ltc"))
     run = Path(result["run_dir"])
     assert result["steps"] == 6 and result["stopped"] == "max_steps"
     assert np.isfinite(result["val_loss"])
@@ -75,7 +81,7 @@ def test_tiny_train_to_checkpoint_to_closed_loop(tiny_cfg) -> None:
 
 
 def test_same_seed_same_weights_and_resume_is_exact(tiny_cfg) -> None:
-    a = train(tiny_cfg(run="a"))
+    a = fit(tiny_cfg(run="a"))
 
     class Killed(Exception):
         pass
@@ -85,12 +91,12 @@ def test_same_seed_same_weights_and_resume_is_exact(tiny_cfg) -> None:
             raise Killed
 
     with pytest.raises(Killed):
-        train(tiny_cfg(run="b"), on_step=kill_at_5)
+        fit(tiny_cfg(run="b"), on_step=kill_at_5)
     assert (
         read_checkpoint(Path(a["run_dir"]).parent / "b/checkpoints/last.pt")["train_state"]["step"]
         == 4
     )
-    b = train(tiny_cfg(run="b"))  # resumes from step 4
+    b = fit(tiny_cfg(run="b"))  # resumes from step 4
     assert b["steps"] == 6
     wa, wb = _weights(a["last_checkpoint"]), _weights(b["last_checkpoint"])
     for k in wa:
@@ -110,7 +116,7 @@ def test_nan_loss_names_the_step_and_keeps_the_last_good_checkpoint(tiny_cfg, mo
     monkeypatch.setattr(bc, "weighted_mse", flaky)
     cfg = tiny_cfg()
     with pytest.raises(NonFiniteLossError, match=r"nan at step 5.*last\.pt"):
-        train(cfg)
+        fit(cfg)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.pt"
     ck = read_checkpoint(last)
     assert ck["train_state"]["step"] == 4
@@ -118,11 +124,11 @@ def test_nan_loss_names_the_step_and_keeps_the_last_good_checkpoint(tiny_cfg, mo
 
 
 def test_resuming_into_another_model_names_the_mismatch(tiny_cfg) -> None:
-    train(tiny_cfg("train.max_steps=2", "train.val_every=2"))
+    fit(tiny_cfg("train.max_steps=2", "train.val_every=2"))
     with pytest.raises(CheckpointMismatchError, match="model.controller"):
-        train(tiny_cfg("train.max_steps=4", "model=lstm"))
+        fit(tiny_cfg("train.max_steps=4", "model=lstm"))
     with pytest.raises(CheckpointMismatchError, match="model.controller.seed"):
-        train(tiny_cfg("train.max_steps=4", "model.controller.seed=7"))
+        fit(tiny_cfg("train.max_steps=4", "model.controller.seed=7"))
 
 
 def test_checkpoint_round_trip_and_bad_files(tmp_path: Path) -> None:
@@ -157,11 +163,11 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path: Path) -> None:
 
 def test_config_errors_name_the_key(tiny_cfg) -> None:
     with pytest.raises(ValueError, match="train.lr"):
-        train(tiny_cfg("train.lr=-1"))
+        fit(tiny_cfg("train.lr=-1"))
     with pytest.raises(ValueError, match="train.batch_size=500"):
-        train(tiny_cfg("train.batch_size=500"))
+        fit(tiny_cfg("train.batch_size=500"))
     with pytest.raises(ValueError, match="model.controller.type='nope'"):
-        train(tiny_cfg("model.controller.type=nope"))
+        fit(tiny_cfg("model.controller.type=nope"))
 
 
 @pytest.mark.parametrize(
@@ -172,7 +178,9 @@ def test_every_model_group_composes_and_builds(compose_cfg, model: str) -> None:
 
     cfg = compose_cfg("train", [f"model={model}"])
     assert cfg.task_name == "train" and cfg.model.name == model
-    p = Policy(model_cfg=cfg.model, preprocess=Preprocess(), output_names=["steering"])
+    p = Policy(
+        model_cfg=model_config(cfg.model), preprocess=Preprocess(), output_names=["steering"]
+    )
     assert p.controller.in_features == 32
 
 

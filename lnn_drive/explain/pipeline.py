@@ -1,8 +1,8 @@
-"""The ``saliency`` command: pictures and numbers that explain one or more checkpoints.
+"""Pictures and numbers that explain one or more policies (what ``lnn-drive saliency`` runs).
 
-``saliency_command(cfg)`` (``scripts/saliency.py``, ``conf/saliency.yaml``) loads the
-checkpoints and builds the simulator; :func:`explain_policies` does the work on policies
-and an environment factory, so tests can drive it with anything that has the interfaces.
+The command (``lnn_drive/commands/saliency.py``) loads the checkpoints and builds the
+simulator; :func:`explain_policies` does the work on policies and an environment factory,
+so tests can drive it with anything that has the interfaces.
 
 Outputs, all under ``out_dir`` (the Hydra run directory by default):
 
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
 
+from lnn_drive.envs.record import Decision, Episode, ExpertRule, record_episodes
 from lnn_drive.eval.report import write_json
 from lnn_drive.eval.wrappers import add_frame_noise
 from lnn_drive.explain.attention import (
@@ -53,7 +53,7 @@ from lnn_drive.explain.saliency import input_gradient
 from lnn_drive.explain.ssim import ssim
 from lnn_drive.explain.video import policy_saliency, saliency_video
 
-__all__ = ["SaliencyConfig", "collect_frames", "explain_policies", "saliency_command"]
+__all__ = ["SaliencyConfig", "collect_frames", "explain_policies"]
 
 EnvFactory = Callable[[str | None], Any]
 
@@ -87,7 +87,9 @@ class SaliencyConfig:
     frame_seed: int = 20000
     noise_variances: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3])
     noise_seed: int = 0
-    presets: list[str] = field(default_factory=list)
+    presets: list[str] = field(
+        default_factory=lambda: ["summer", "autumn", "winter", "dusk", "fog"]
+    )
     preset_frames: int = 60
     horizon_band: float = 0.1
     grid_frames: int = 4
@@ -143,24 +145,32 @@ def collect_frames(
     frames: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     per_road = -(-n // roads)
-    try:
+    steps: dict[str, int] = {"t": 0}
+
+    def roads_to_drive():  # one episode per road until n frames are kept
         road = 0
         while len(frames) < n:
             if road >= roads + 50:  # every road ended at once: the env is broken
                 raise RuntimeError(f"collected {len(frames)} of {n} frames from {road} roads")
-            obs, info = env.reset(seed=seed + road)
-            got, t = 0, 0
-            while got < per_road and len(frames) < n:
-                if t % stride == 0:
-                    frames.append(np.asarray(obs))
-                    labels.append(np.asarray(env.unwrapped.render_labels()))
-                    got += 1
-                action = np.array([info["expert_action"]], np.float32)
-                obs, _, terminated, truncated, info = env.step(action)
-                t += 1
-                if terminated or truncated:
-                    break
+            take = min(per_road, n - len(frames))
+            steps["t"] = 0
+            yield Episode(seed=seed + road, steps=(take - 1) * stride + 1)
             road += 1
+
+    def keep(obs: np.ndarray, info: Mapping[str, Any], decision: Decision) -> None:
+        if steps["t"] % stride == 0:
+            frames.append(np.asarray(obs))
+            labels.append(np.asarray(env.unwrapped.render_labels()))
+        steps["t"] += 1
+
+    try:
+        record_episodes(
+            env,
+            None,
+            ExpertRule(dart_std=0.0, rng=np.random.default_rng(0)),
+            episodes=roads_to_drive(),
+            on_step=keep,
+        )
     finally:
         env.close()
     return np.stack(frames), np.stack(labels)
@@ -468,64 +478,3 @@ def _markdown(
                 "",
             ]
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- the command
-
-
-def _checkpoint_list(value: Any) -> list[str]:
-    if value is None or (isinstance(value, str) and value in ("", "???")):
-        raise ValueError("no checkpoint given (pass checkpoints=[path/to/best.pt,...])")
-    if isinstance(value, str):
-        items = [v.strip() for v in value.split(",") if v.strip()]
-    else:
-        items = [str(v) for v in value]
-    if not items:
-        raise ValueError("no checkpoint given (pass checkpoints=[path/to/best.pt,...])")
-    return items
-
-
-def saliency_command(cfg: DictConfig) -> dict[str, Any]:
-    """Entry point of ``scripts/saliency.py`` (``conf/saliency.yaml``)."""
-    from lnn_drive.envs import make_env
-    from lnn_drive.eval.evaluate import load_policy
-    from lnn_drive.eval.rollout import check_compatible
-
-    if OmegaConf.is_missing(cfg, "checkpoints"):
-        raise ValueError("no checkpoint given (pass checkpoints=[path/to/best.pt,...])")
-    paths = _checkpoint_list(OmegaConf.to_container(cfg, resolve=True)["checkpoints"])
-    names = list(cfg.get("names") or [])
-    if names and len(names) != len(paths):
-        raise ValueError(f"names: {len(names)} names for {len(paths)} checkpoints")
-    scfg = SaliencyConfig(**OmegaConf.to_container(cfg.saliency, resolve=True))
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
-    env_cfg = OmegaConf.to_container(cfg.env, resolve=True)
-    base = str(env_cfg.get("preset", ""))
-
-    def env_factory(preset: str | None) -> Any:
-        over: dict[str, Any] = {"crash_mode": "intervene"}
-        if preset:
-            over["preset"] = preset
-        return make_env(env_cfg, **over)
-
-    policies: dict[str, Any] = {}
-    probe = env_factory(None)
-    try:
-        for i, p in enumerate(paths):
-            pol = load_policy(p)
-            check_compatible(pol, probe.observation_space, where=f"environment (checkpoint {p})")
-            name = names[i] if names else str(getattr(pol, "model_name", "") or Path(p).stem)
-            k, base_name = 2, name
-            while name in policies:
-                name, k = f"{base_name}_{k}", k + 1
-            policies[name] = pol
-    finally:
-        probe.close()
-    out = Path(cfg.out_dir)
-    summary = explain_policies(policies, env_factory, scfg, out, base_preset=base)
-    summary["checkpoints"] = dict(zip(policies, paths, strict=True))
-    write_json(summary, out / "summary.json")
-    print((out / "summary.md").read_text())
-    print(f"\noutputs: {out}")
-    return summary

@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 
-from lnn_drive.models.policy import CHECKPOINT_FORMAT, CheckpointMismatchError, read_checkpoint
+from lnn_drive.models.policy import CheckpointMismatchError
+from lnn_drive.train.checkpoint import CHECKPOINT_FORMAT, read_checkpoint
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"

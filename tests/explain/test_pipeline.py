@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lnn_drive.explain.commands import SaliencyConfig, collect_frames, explain_policies
+from lnn_drive.explain.pipeline import SaliencyConfig, collect_frames, explain_policies
 from tests.explain.fakes import FakeEnv, FakePolicy
 
 
@@ -73,19 +73,3 @@ def test_explain_policies_writes_everything(tmp_path) -> None:
 def test_config_errors(kw, match) -> None:
     with pytest.raises(ValueError, match=match):
         SaliencyConfig(**kw)
-
-
-def test_command_config_composes(compose_cfg) -> None:
-    from lnn_drive import PROJECT_ROOT
-
-    envs = pytest.importorskip("lnn_drive.envs")
-    if not hasattr(envs, "make_env") or not (PROJECT_ROOT / "conf/env/lane_keeping.yaml").exists():
-        pytest.skip("simulator branch (env, conf/env) not merged yet")
-    from lnn_drive.explain.commands import saliency_command
-
-    cfg = compose_cfg("saliency")
-    with pytest.raises(ValueError, match="no checkpoint"):
-        saliency_command(cfg)
-    cfg = compose_cfg("saliency", ["checkpoints=[/nonexistent/best.pt]"])
-    with pytest.raises(FileNotFoundError, match="nonexistent"):
-        saliency_command(cfg)
