@@ -10,7 +10,9 @@ whenever the person touches a driving key or deflects the stick, the person's ac
 executed instead: a takeover. Each frame records the executed action under the action's
 signal names (``steering`` for the car), ``human`` = 1 where the person drove (the labelled
 corrections, as in human-gated DAgger) and the policy's own output as ``policy_<name>``;
-each episode's metadata counts its takeovers and takeover frames.
+``takeover`` = 1 on the first frame of each takeover (so the log counts them). Frames are
+recorded through the one recording loop, :func:`~lnn_drive.envs.record.record_episodes`,
+with :class:`TeleopRule` deciding each step.
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ import numpy as np
 
 import lnn_drive.envs  # noqa: F401  (registers the project's environments)
 from lnn_drive.data.log import STANDARD_UNITS, LogWriter
+from lnn_drive.envs.record import (
+    Decision,
+    EndEpisode,
+    EndRecording,
+    Episode,
+    env_dt,
+    record_episodes,
+)
 from lnn_drive.teleop.keys import KeyMap, action_names, parse_key_script
 
 CAR_ID = "lnn_drive/LaneKeeping-v0"
@@ -106,8 +116,8 @@ class DriveConfig:
             raise ValueError(f"env_id {self.env_id!r} is not a registered gymnasium environment")
 
 
-def _make_env(cfg: DriveConfig) -> tuple[gym.Env, bool]:
-    """The environment, and whether its observation is the camera image (else render)."""
+def _make_env(cfg: DriveConfig) -> gym.Env:
+    """The environment; one whose observation is not a camera image observes its render."""
     if cfg.env_id == CAR_ID:
         from lnn_drive.envs import make_env
 
@@ -123,7 +133,9 @@ def _make_env(cfg: DriveConfig) -> tuple[gym.Env, bool]:
         and len(sp.shape) == 3
         and sp.shape[2] == 3
     )
-    return env, is_image
+    if not is_image:
+        env = gym.wrappers.AddRenderObservation(env, render_only=True)
+    return env
 
 
 def _scalars(info: Mapping[str, Any]) -> dict[str, float]:
@@ -196,8 +208,148 @@ class _Screen:
         pg.display.flip()
 
 
+class TeleopRule:
+    """The :class:`~lnn_drive.envs.record.Rule` of a person at the keyboard or gamepad,
+    with an optional policy that drives until the person takes over.
+
+    Labels per frame: the executed action (``names``), ``human`` (1: the person drove),
+    ``takeover`` (1 on the first frame of each takeover) and, with a policy,
+    ``policy_<name>``. Pausing happens inside :meth:`decide`; ``Backspace`` / ``Esc`` /
+    closing the window raise :class:`EndEpisode` / :class:`EndRecording`.
+    """
+
+    def __init__(
+        self,
+        *,
+        pg: Any,
+        cfg: DriveConfig,
+        keymap: KeyMap,
+        names: list[str],
+        policy: Any | None,
+        screen: _Screen,
+        bounds: tuple[np.ndarray, np.ndarray] | None,
+        fps: float,
+        script: Mapping[int, list[tuple[str, bool]]],
+    ) -> None:
+        self.pg, self.cfg, self.keymap, self.names = pg, cfg, keymap, names
+        self.policy, self.screen, self.bounds, self.fps, self.script = (
+            policy,
+            screen,
+            bounds,
+            fps,
+            script,
+        )
+        self.stick = pg.joystick.Joystick(0) if pg.joystick.get_count() else None
+        self.clock = pg.time.Clock()
+        self.show_sal, self.show_neu = cfg.saliency, cfg.neurons
+        self.step = 0  # frames since the drive began (key scripts count these)
+        self.takeovers = self.human_frames = 0
+        self.episode = 0
+
+    def reset(self, episode: Episode) -> None:
+        if self.policy is not None:
+            self.policy.reset()
+        self.pressed: set[str] = set()
+        self.current = self.keymap.rest()
+        self.was_human = False
+        self.t = 0
+        self.ep_takeovers = 0
+        self.episode += 1
+
+    def _events(self) -> bool:
+        """Handle pending events; returns whether the drive is paused."""
+        pg = self.pg
+        for key, down in self.script.get(self.step, []):
+            pg.event.post(
+                pg.event.Event(pg.KEYDOWN if down else pg.KEYUP, key=pg.key.key_code(key))
+            )
+        for ev in pg.event.get():
+            if ev.type == pg.QUIT:
+                raise EndRecording
+            if ev.type not in (pg.KEYDOWN, pg.KEYUP):
+                continue
+            name = pg.key.name(ev.key)
+            if ev.type == pg.KEYUP:
+                self.pressed.discard(name)
+                continue
+            self.pressed.add(name)
+            if name == "escape":
+                raise EndRecording
+            if name == "backspace" and self.t > 0:
+                raise EndEpisode
+            if name == "space":
+                self.paused = not getattr(self, "paused", False)
+            elif name == "v":
+                self.show_sal = not self.show_sal
+            elif name == "n":
+                self.show_neu = not self.show_neu
+        return getattr(self, "paused", False)
+
+    def _tick(self) -> None:
+        self.step += 1
+        if self.cfg.realtime:
+            self.clock.tick(self.fps)
+
+    def decide(self, obs: np.ndarray, info: Mapping[str, Any]) -> Decision:
+        while self._events():  # paused: keep the window alive, record nothing
+            self._tick()
+        km, policy = self.keymap, self.policy
+        st = self.stick
+        axes = [st.get_axis(i) for i in range(st.get_numaxes())] if st else []
+        axes = [a if abs(a) > self.cfg.deadzone else 0.0 for a in axes]
+        touching = bool(self.pressed & km.keys) or any(axes[: km.dims])
+        self.current = km.step(self.current, km.target(self.pressed, axes))
+        proposal = None
+        human = policy is None or touching
+        if policy is not None:
+            proposal = np.asarray(policy.act(obs), np.float64)
+            if not touching:  # a takeover starts from what the car is doing
+                self.current = proposal[: km.dims].copy()
+        takeover = human and policy is not None and not self.was_human
+        self.was_human = human and policy is not None
+        self.takeovers += int(takeover)
+        self.ep_takeovers += int(takeover)
+        self.human_frames += int(human)
+        executed = self.current if human else proposal[: km.dims]
+        labels = {n: float(executed[i]) for i, n in enumerate(self.names)}
+        labels |= {"human": float(human), "takeover": float(takeover)}
+        if proposal is not None:
+            labels |= {f"policy_{n}": float(proposal[i]) for i, n in enumerate(policy.output_names)}
+        self._draw(obs, labels, executed, human)
+        self.t += 1
+        self._tick()
+        return Decision(action=km.to_env(executed), labels=labels, expert=human)
+
+    def _draw(
+        self, obs: np.ndarray, labels: Mapping[str, float], executed: np.ndarray, human: bool
+    ) -> None:
+        policy = self.policy
+        shown = obs
+        if policy is not None and self.show_sal:
+            from lnn_drive.explain.plots import overlay
+            from lnn_drive.explain.video import policy_saliency
+
+            shown = overlay(obs, policy_saliency(policy, obs[None])[0])
+        neu = policy is not None and self.show_neu
+        self.screen.draw(
+            shown,
+            lines=[
+                f"{'YOU' if human else 'POLICY'} driving   episode {self.episode}/{self.cfg.episodes}"
+                f"  frame {self.t}   takeovers {self.ep_takeovers}",
+                "  ".join(f"{n}={labels[n]:+.4f}" for n in self.names),
+                HELP + (" | V: saliency | N: neurons" if policy is not None else ""),
+            ],
+            action=np.asarray(executed),
+            bounds=self.bounds,
+            human=human,
+            neurons=policy.neuron_state()[0] if neu else None,
+            groups=policy.neuron_groups() if neu else None,
+        )
+
+
 def drive(cfg: DriveConfig) -> dict[str, Any]:
-    """Open the window and record the drive; returns a summary.
+    """Open the window and record the drive through
+    :func:`~lnn_drive.envs.record.record_episodes`; returns a summary.
 
     Returns:
         ``{"out", "episodes", "frames", "human_frames", "takeovers"}``.
@@ -213,204 +365,113 @@ def drive(cfg: DriveConfig) -> dict[str, Any]:
         import pygame as pg
     except ImportError as e:  # pragma: no cover - depends on the install
         raise ImportError("drive needs pygame-ce: pip install 'lnn_drive[teleop]'") from e
-    script: dict[int, list[tuple[str, bool]]] = {}
-    if cfg.key_script:
-        path = Path(cfg.key_script).expanduser()
-        try:
-            items = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"key_script {path} does not exist") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: invalid JSON ({e})") from e
-        if not isinstance(items, list):
-            raise ValueError(f"{path}: expected a JSON list of key events")
-        script = parse_key_script(items, where=str(path))
+    script = _load_script(cfg.key_script)
     policy = None
     if cfg.checkpoint:
         from lnn_drive.train.checkpoint import load_policy
 
         policy = load_policy(cfg.checkpoint)
     pg.init()
-    env, obs_is_image = _make_env(cfg)
+    try:
+        for key in {k for evs in script.values() for k, _ in evs}:
+            if pg.key.key_code(key) == pg.K_UNKNOWN:
+                raise ValueError(
+                    f"key_script: unknown key name {key!r} (pygame names: left, a, space...)"
+                )
+        env = _make_env(cfg)
+        try:
+            return _record(pg, cfg, env, policy, script)
+        finally:
+            env.close()
+    finally:
+        pg.quit()
+
+
+def _load_script(path_str: str | None) -> dict[int, list[tuple[str, bool]]]:
+    if not path_str:
+        return {}
+    path = Path(path_str).expanduser()
+    try:
+        items = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"key_script {path} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON ({e})") from e
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a JSON list of key events")
+    return parse_key_script(items, where=str(path))
+
+
+def _record(
+    pg: Any, cfg: DriveConfig, env: gym.Env, policy: Any | None, script: Mapping
+) -> dict[str, Any]:
     keymap = KeyMap.for_env(cfg.env_id, env.action_space, gain=cfg.key_gain, rate=cfg.key_rate)
-    for key in {k for evs in script.values() for k, _ in evs}:
-        if pg.key.key_code(key) == pg.K_UNKNOWN:
-            raise ValueError(
-                f"key_script: unknown key name {key!r} (pygame names: left, a, space...)"
-            )
     names = action_names(cfg.env_id, keymap.dims, cfg.action_names)
     if policy is not None and list(policy.output_names) != names[: len(policy.output_names)]:
         raise ValueError(
             f"the policy outputs {policy.output_names} but {cfg.env_id} takes {names}; "
             "pass action_names=[...] if they are the same quantities"
         )
-    pg.joystick.init()
-    stick = pg.joystick.Joystick(0) if pg.joystick.get_count() else None
-    show_sal, show_neu = cfg.saliency, cfg.neurons
-    frames = human_frames = takeovers = 0
-    episodes_done = 0
-    try:
-        obs, info = env.reset(seed=cfg.seed)
-        frame = obs if obs_is_image else env.render()
-        frame = np.asarray(frame, np.uint8)
-        fps = float(env.metadata.get("render_fps") or 30)
-        info_sig = {k: v for k, v in _scalars(info).items() if k not in names}
-        signals = {n: STANDARD_UNITS.get(n, "1") for n in names}
-        signals |= {k: INFO_UNITS.get(k, STANDARD_UNITS.get(k, "unknown")) for k in info_sig}
-        signals["human"] = "1"
-        if policy is not None:
-            signals |= {f"policy_{n}": signals[n] for n in policy.output_names}
-        screen = _Screen(pg, frame.shape[:2], cfg.scale, f"lnn_drive: {cfg.env_id}")
-        clock = pg.time.Clock()
-        bounds = (
-            (env.action_space.low, env.action_space.high)
-            if isinstance(env.action_space, gym.spaces.Box)
-            else None
+    frame, info = env.reset(seed=cfg.seed)  # the camera size and what info reports
+    frame = np.asarray(frame, np.uint8)
+    fps = 1.0 / env_dt(env)
+    observed = {k: k for k in _scalars(info) if k not in names}
+    signals = {n: STANDARD_UNITS.get(n, "1") for n in names}
+    signals |= {k: INFO_UNITS.get(k, STANDARD_UNITS.get(k, "unknown")) for k in observed}
+    signals |= {"human": "1", "takeover": "1"}
+    if policy is not None:
+        signals |= {f"policy_{n}": signals[n] for n in policy.output_names}
+    bounds = (
+        (env.action_space.low, env.action_space.high)
+        if isinstance(env.action_space, gym.spaces.Box)
+        else None
+    )
+    rule = TeleopRule(
+        pg=pg,
+        cfg=cfg,
+        keymap=keymap,
+        names=names,
+        policy=policy,
+        screen=_Screen(pg, frame.shape[:2], cfg.scale, f"lnn_drive: {cfg.env_id}"),
+        bounds=bounds,
+        fps=fps,
+        script=script,
+    )
+    driver = "policy" if policy is not None else "human"
+    with LogWriter(
+        cfg.out,
+        height=frame.shape[0],
+        width=frame.shape[1],
+        fps=fps,
+        signals=signals,
+        source=f"teleop:{cfg.env_id}",
+        encoding=cfg.encoding,
+        overwrite=cfg.overwrite,
+        extra={
+            "env_id": cfg.env_id,
+            "env": dict(cfg.env),
+            "checkpoint": cfg.checkpoint,
+            "keys": {n: list(p) for n, p in zip(names, keymap.axis_keys, strict=False)},
+        },
+    ) as log:
+        stats = record_episodes(
+            env,
+            log,
+            rule,
+            episodes=[
+                Episode(
+                    seed=cfg.seed + e,
+                    meta={"seed": cfg.seed + e, "driver": driver},
+                    steps=cfg.max_steps,
+                )
+                for e in range(cfg.episodes)
+            ],
+            observed=observed,
         )
-        with LogWriter(
-            cfg.out,
-            height=frame.shape[0],
-            width=frame.shape[1],
-            fps=fps,
-            signals=signals,
-            source=f"teleop:{cfg.env_id}",
-            encoding=cfg.encoding,
-            overwrite=cfg.overwrite,
-            extra={
-                "env_id": cfg.env_id,
-                "env": dict(cfg.env),
-                "checkpoint": cfg.checkpoint,
-                "keys": {n: list(p) for n, p in zip(names, keymap.axis_keys, strict=False)},
-            },
-        ) as log:
-            quit_all = False
-            step = 0  # frames since the drive began (key scripts count these)
-            for e in range(cfg.episodes):
-                if e:
-                    obs, info = env.reset(seed=cfg.seed + e)
-                    frame = np.asarray(obs if obs_is_image else env.render(), np.uint8)
-                if policy is not None:
-                    policy.reset()
-                pressed: set[str] = set()
-                current = keymap.rest()
-                was_human = False
-                ep_takeovers = ep_human = 0
-                last_info = dict(info_sig)
-                with log.episode(
-                    meta={"seed": cfg.seed + e, "driver": "policy" if policy else "human"}
-                ) as ep:
-                    paused = False
-                    t = 0
-                    while t < cfg.max_steps:
-                        for key, down in script.get(step, []):
-                            etype = pg.KEYDOWN if down else pg.KEYUP
-                            pg.event.post(pg.event.Event(etype, key=pg.key.key_code(key)))
-                        end_episode = False
-                        for ev in pg.event.get():
-                            if ev.type == pg.QUIT:
-                                quit_all = end_episode = True
-                            elif ev.type in (pg.KEYDOWN, pg.KEYUP):
-                                name = pg.key.name(ev.key)
-                                if ev.type == pg.KEYUP:
-                                    pressed.discard(name)
-                                    continue
-                                pressed.add(name)
-                                if name == "escape":
-                                    quit_all = end_episode = True
-                                elif name == "backspace":
-                                    end_episode = True
-                                elif name == "space":
-                                    paused = not paused
-                                elif name == "v":
-                                    show_sal = not show_sal
-                                elif name == "n":
-                                    show_neu = not show_neu
-                        if end_episode:
-                            break
-                        if paused:
-                            step += 1
-                            if cfg.realtime:
-                                clock.tick(fps)
-                            continue
-                        axes = (
-                            [stick.get_axis(i) for i in range(stick.get_numaxes())] if stick else []
-                        )
-                        axes = [a if abs(a) > cfg.deadzone else 0.0 for a in axes]
-                        touching = bool(pressed & keymap.keys) or any(axes[: keymap.dims])
-                        current = keymap.step(current, keymap.target(pressed, axes))
-                        proposal = None
-                        human = policy is None or touching
-                        if policy is not None:
-                            proposal = np.asarray(policy.act(frame), np.float64)
-                            if not touching:
-                                # the policy drives; keep the key state with it so a takeover
-                                # starts from what the car is doing
-                                current = np.asarray(proposal[: keymap.dims], np.float64).copy()
-                        if human and policy is not None and not was_human:
-                            takeovers += 1
-                            ep_takeovers += 1
-                        was_human = human and policy is not None
-                        executed = current if human else np.asarray(proposal[: keymap.dims])
-                        row = {n: float(executed[i]) for i, n in enumerate(names)}
-                        row |= {k: last_info.get(k, 0.0) for k in info_sig}
-                        row["human"] = float(human)
-                        if proposal is not None:
-                            row |= {
-                                f"policy_{n}": float(proposal[i])
-                                for i, n in enumerate(policy.output_names)
-                            }
-                        ep.append(frame, timestamp=t / fps, **row)
-                        ep_human += int(human)
-                        shown = frame
-                        if policy is not None and show_sal:
-                            from lnn_drive.explain.plots import overlay
-                            from lnn_drive.explain.video import policy_saliency
-
-                            shown = overlay(frame, policy_saliency(policy, frame[None])[0])
-                        mode = "YOU" if human else "POLICY"
-                        lines = [
-                            f"{mode} driving   episode {e + 1}/{cfg.episodes}  frame {t}   takeovers {ep_takeovers}",
-                            "  ".join(f"{n}={row[n]:+.4f}" for n in names),
-                            HELP + (" | V: saliency | N: neurons" if policy is not None else ""),
-                        ]
-                        screen.draw(
-                            shown,
-                            lines=lines,
-                            action=executed,
-                            bounds=bounds,
-                            human=human,
-                            neurons=policy.neuron_state()[0]
-                            if policy is not None and show_neu
-                            else None,
-                            groups=policy.neuron_groups()
-                            if policy is not None and show_neu
-                            else None,
-                        )
-                        obs, _, term, trunc, info = env.step(keymap.to_env(executed))
-                        last_info |= {k: v for k, v in _scalars(info).items() if k in info_sig}
-                        frame = np.asarray(obs if obs_is_image else env.render(), np.uint8)
-                        t += 1
-                        step += 1
-                        if cfg.realtime:
-                            clock.tick(fps)
-                        if term or trunc:
-                            break
-                    ep.meta.update(takeovers=ep_takeovers, human_frames=ep_human)
-                    frames += len(ep)
-                    human_frames += ep_human
-                    if len(ep):
-                        episodes_done += 1
-                    else:
-                        ep.abort()  # ended before its first frame: nothing to keep
-                if quit_all:
-                    break
-    finally:
-        env.close()
-        pg.quit()
     return {
         "out": str(Path(cfg.out).absolute()),
-        "episodes": episodes_done,
-        "frames": frames,
-        "human_frames": human_frames,
-        "takeovers": takeovers,
+        "episodes": stats.episodes,
+        "frames": stats.frames,
+        "human_frames": rule.human_frames,
+        "takeovers": rule.takeovers,
     }

@@ -67,7 +67,16 @@ def test_policy_drives_and_takeover_is_a_labelled_correction(tmp_path: Path) -> 
     assert human[10:20].all() and not human[:10].any() and not human[20:].any()
     np.testing.assert_allclose(sig["steering"][~human], sig["policy_steering"][~human], atol=1e-6)
     assert np.all(sig["steering"][human] < 0)
-    assert ep.meta["takeovers"] == 1 and ep.meta["human_frames"] == 10
+    assert sig["takeover"].sum() == 1 and sig["takeover"][10] == 1  # counted in the log
+    assert ep.meta["driver"] == "policy"
+
+
+def test_backspace_ends_the_episode_and_escape_the_drive(tmp_path: Path) -> None:
+    keys = _script(tmp_path, [(5, "backspace", True), (8, "escape", True)])
+    s = drive(_cfg(tmp_path, key_script=keys, episodes=3))
+    log = DrivingLog(s["out"])
+    assert [e.num_frames for e in log.episodes] == [5, 3] and s["episodes"] == 2
+    assert [e.meta["seed"] for e in log.episodes] == [0, 1]
 
 
 def test_keymap_is_generic_over_action_spaces() -> None:
