@@ -17,7 +17,6 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from lnn_drive import PROJECT_ROOT  # noqa: E402
-from lnn_drive.commands import main  # noqa: E402
 from lnn_drive.data import DrivingLog, LogFormatError, LogWriter  # noqa: E402
 from lnn_drive.data.lerobot import (  # noqa: E402
     LeRobotExportConfig,
@@ -282,24 +281,12 @@ def test_export_refuses_existing_output_and_bad_action(tmp_path: Path) -> None:
         LeRobotExportConfig(root="a", out="b", codec="gif")
 
 
-def test_cli_reports_one_error_line(
-    sample_export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_reports_one_error_line(sample_export: Path, tmp_path: Path, run_command) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(sample_export, bad)
     _set_info(bad, codebase_version="v2.0")
-    code, _, err = _run(
-        ["import-lerobot", *[f"root={bad}", f"out={tmp_path / 'o'}"]], tmp_path, capsys
-    )
+    code, _, err = run_command(["import-lerobot", *[f"root={bad}", f"out={tmp_path / 'o'}"]])
     assert code == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "info.json" in lines[0]
     assert not (tmp_path / "o").exists()
-
-
-def _run(
-    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    code = main([argv[0], f"hydra.run.dir={tmp_path / 'run'}", *argv[1:]])
-    out = capsys.readouterr()
-    return code, out.out, out.err

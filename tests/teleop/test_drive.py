@@ -12,7 +12,6 @@ import pytest
 
 pytest.importorskip("pygame")
 
-from lnn_drive.commands import main  # noqa: E402
 from lnn_drive.data import DrivingLog  # noqa: E402
 from lnn_drive.teleop import DriveConfig, KeyMap, drive  # noqa: E402
 from lnn_drive.train.checkpoint import save_checkpoint  # noqa: E402
@@ -109,23 +108,11 @@ def test_other_registered_env(tmp_path: Path) -> None:
     assert sig["throttle"][2] > 0 and sig["steering"][7] < 0
 
 
-def test_cli_bad_key_script_is_one_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_bad_key_script_is_one_error(tmp_path: Path, run_command) -> None:
     bad = tmp_path / "k.json"
     bad.write_text('[{"key": "left"}]')
-    code, _, err = _run(
-        ["drive", *[f"out={tmp_path / 'o'}", "headless=true", f"key_script={bad}"]],
-        tmp_path,
-        capsys,
+    code, _, err = run_command(
+        ["drive", *[f"out={tmp_path / 'o'}", "headless=true", f"key_script={bad}"]]
     )
     assert code == 2 and err.startswith("error: ") and "entry 0" in err
     assert not (tmp_path / "o").exists()
-
-
-def _run(
-    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    code = main([argv[0], f"hydra.run.dir={tmp_path / 'run'}", *argv[1:]])
-    out = capsys.readouterr()
-    return code, out.out, out.err

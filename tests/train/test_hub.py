@@ -12,7 +12,6 @@ import torch
 
 pytest.importorskip("safetensors")
 
-from lnn_drive.commands import main  # noqa: E402
 from lnn_drive.models import CheckpointMismatchError, Policy  # noqa: E402
 from lnn_drive.train.checkpoint import TrainState, save_checkpoint  # noqa: E402
 from lnn_drive.train.hub import ExportCheckpointConfig, export_checkpoint  # noqa: E402
@@ -70,26 +69,16 @@ def test_bad_exports_are_reported(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*incomplete"))
 
 
-def test_cli_exports_and_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exports_and_reports_errors(tmp_path: Path, run_command) -> None:
     pt = save_checkpoint(tmp_path / "best.pt", policy=make_policy("feedforward"))
-    code, out, _ = _run(
-        ["export-checkpoint", *[f"checkpoint={pt}", f"out={tmp_path / 'hub'}"]], tmp_path, capsys
+    code, out, _ = run_command(
+        ["export-checkpoint", *[f"checkpoint={pt}", f"out={tmp_path / 'hub'}"]]
     )
     assert code == 0 and "model.safetensors" in out
     assert (tmp_path / "hub" / "model.safetensors").is_file()
-    code, _, err = _run(
-        ["export-checkpoint", *[f"checkpoint={tmp_path / 'nope.pt'}", f"out={tmp_path / 'x'}"]],
-        tmp_path,
-        capsys,
+    code, _, err = run_command(
+        ["export-checkpoint", *[f"checkpoint={tmp_path / 'nope.pt'}", f"out={tmp_path / 'x'}"]]
     )
     assert code == 2
     assert err.strip().startswith("error: ") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
-
-
-def _run(
-    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    code = main([argv[0], f"hydra.run.dir={tmp_path / 'run'}", *argv[1:]])
-    out = capsys.readouterr()
-    return code, out.out, out.err
