@@ -123,3 +123,24 @@ def test_renders_in_headless_chromium(tmp_path: Path) -> None:
     # the embedded image (pure red in BGR terms: (0, 0, 255)) is on the page
     red = (img[..., 2] > 200) & (img[..., 1] < 60) & (img[..., 0] < 60)
     assert red.sum() > 500
+
+
+def test_evaluate_command_writes_report_html(tmp_path: Path, run_command) -> None:
+    from lnn_drive.train.checkpoint import save_checkpoint
+    from tests.models.test_models import make_policy
+
+    ck = save_checkpoint(tmp_path / "p.pt", policy=make_policy("feedforward"))
+    code, out, err = run_command(
+        [
+            "evaluate", f"checkpoint={ck}", f"out_dir={tmp_path / 'ev'}",
+            "eval.distance_km=0.01", "eval.drive_steps=40", "eval.video_steps=20",
+            "eval.num_envs=1", "eval.vector=sync", "eval.progress=false",
+            "eval.noise_variances=[0.1]",
+        ]
+    )  # fmt: skip
+    assert code == 0, err
+    page = (tmp_path / "ev" / "report.html").read_text()
+    tags = _parse(page)
+    assert sum(t == "img" for t, _ in tags) == 2  # robustness chart + bird's-eye plot
+    assert sum(t == "video" for t, _ in tags) == 1
+    assert "report_html" in out
