@@ -595,7 +595,7 @@ class _Episode:
     index: int
     length: int
     data_file: Path
-    video_file: Path
+    video_file: Path | None  # None: frames are images inside the data parquet
     from_ts: float
     to_ts: float
 
@@ -622,6 +622,11 @@ class LeRobotDataset:
     @property
     def fps(self) -> float:
         return float(self.info["fps"])
+
+    @property
+    def images_in_parquet(self) -> bool:
+        """Frames stored as encoded images in the data files (``dtype: image``)."""
+        return self.info["features"][self.video_key].get("dtype") == "image"
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -696,19 +701,19 @@ def open_lerobot(root: str | os.PathLike[str], camera: str | None = None) -> LeR
     missing = [f for f in (*INDEX_FEATURES, "action") if f not in features]
     if missing:
         raise LogFormatError(f"{info_path}: missing feature(s) {missing}")
-    videos = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "video"]
+    videos = [
+        k
+        for k, f in features.items()
+        if isinstance(f, dict) and f.get("dtype") in ("video", "image")
+    ]
     if camera is not None:
         video_key = f"observation.images.{camera}"
         if video_key not in videos:
-            raise LogFormatError(f"{info_path}: no video feature {video_key!r} (has {videos})")
+            raise LogFormatError(f"{info_path}: no camera feature {video_key!r} (has {videos})")
     elif len(videos) == 1:
         video_key = videos[0]
     elif not videos:
-        images = [
-            k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "image"
-        ]
-        extra = f"; image features {images} stored in parquet are not supported" if images else ""
-        raise LogFormatError(f"{info_path}: no video feature{extra}")
+        raise LogFormatError(f"{info_path}: no camera feature (dtype video or image)")
     else:
         names = [v.removeprefix("observation.images.") for v in videos]
         raise LogFormatError(f"{info_path}: several cameras {names}; pick one with camera=...")
@@ -721,10 +726,15 @@ def open_lerobot(root: str | os.PathLike[str], camera: str | None = None) -> LeR
     ep_files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
     if not ep_files:
         raise LogFormatError(f"{root / 'meta' / 'episodes'}: no chunk-XXX/file-XXX.parquet files")
-    vcols = [
-        f"videos/{video_key}/{k}"
-        for k in ("chunk_index", "file_index", "from_timestamp", "to_timestamp")
-    ]
+    in_parquet = features[video_key].get("dtype") == "image"  # PNG/JPEG bytes in the data
+    vcols = (
+        []
+        if in_parquet
+        else [
+            f"videos/{video_key}/{k}"
+            for k in ("chunk_index", "file_index", "from_timestamp", "to_timestamp")
+        ]
+    )
     need = ["episode_index", "length", "data/chunk_index", "data/file_index", *vcols]
     episodes: list[_Episode] = []
     for path in ep_files:
@@ -736,12 +746,15 @@ def open_lerobot(root: str | os.PathLike[str], camera: str | None = None) -> LeR
                     chunk_index=int(t["data/chunk_index"][r]),
                     file_index=int(t["data/file_index"][r]),
                 )
-                video_file = root / info["video_path"].format(
-                    video_key=video_key,
-                    chunk_index=int(t[vcols[0]][r]),
-                    file_index=int(t[vcols[1]][r]),
-                )
-                from_ts, to_ts = float(t[vcols[2]][r]), float(t[vcols[3]][r])
+                video_file = None
+                from_ts = to_ts = 0.0
+                if not in_parquet:
+                    video_file = root / info["video_path"].format(
+                        video_key=video_key,
+                        chunk_index=int(t[vcols[0]][r]),
+                        file_index=int(t[vcols[1]][r]),
+                    )
+                    from_ts, to_ts = float(t[vcols[2]][r]), float(t[vcols[3]][r])
             except (TypeError, ValueError, KeyError, IndexError) as e:
                 raise LogFormatError(f"{path}, row {r}: malformed episode entry ({e})") from e
             if length < 1 or to_ts < from_ts:
@@ -839,6 +852,36 @@ def decode_episode(ds: LeRobotDataset, ep: _Episode) -> Iterator[np.ndarray]:
         )
 
 
+def decode_images(ds: LeRobotDataset, ep: _Episode, column: Any) -> Iterator[np.ndarray]:
+    """Frames of an episode whose images are stored in the data parquet (Hugging Face
+    ``Image`` structs of ``bytes`` and ``path``), as RGB uint8 (H, W, 3).
+
+    Raises:
+        LogFormatError: an image that is missing, undecodable or of another size, naming
+            the file, episode and frame.
+    """
+    import cv2
+
+    want = ds.shape
+    for j, item in enumerate(column.to_pylist()):
+        where = f"{ep.data_file}: episode {ep.index}, frame {j}"
+        data = item.get("bytes") if isinstance(item, dict) else item
+        if data is None and isinstance(item, dict) and item.get("path"):
+            p = Path(item["path"])
+            p = p if p.is_absolute() else ds.root / p
+            data = p.read_bytes() if p.is_file() else None
+        if not isinstance(data, bytes | bytearray):
+            raise LogFormatError(f"{where}: {ds.video_key} holds no image")
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise LogFormatError(f"{where}: {ds.video_key} is not a decodable image")
+        if bgr.shape[:2] != want:
+            raise LogFormatError(
+                f"{where}: image {bgr.shape[1]}x{bgr.shape[0]}, info.json says {want[1]}x{want[0]}"
+            )
+        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def import_lerobot(cfg: LeRobotImportConfig) -> ImportSummary:
     """Convert a LeRobot v3.0 dataset into an lnn_drive dataset at ``cfg.out``.
 
@@ -880,6 +923,8 @@ def import_lerobot(cfg: LeRobotImportConfig) -> ImportSummary:
         wanted = [e for e in ds.episodes if e.index in set(cfg.episodes)]
     h, w = ds.shape
     cols = ["episode_index", "frame_index", "timestamp", *vec_features]
+    if ds.images_in_parquet:
+        cols.append(ds.video_key)
     frames = 0
     with LogWriter(
         cfg.out,
@@ -941,7 +986,12 @@ def import_lerobot(cfg: LeRobotImportConfig) -> ImportSummary:
             meta = dict(sep["meta"]) if sep else {}
             meta.setdefault("lerobot_episode_index", ep.index)
             with writer.episode(meta=meta) as out_ep:
-                for j, frame in enumerate(decode_episode(ds, ep)):
+                frames_iter = (
+                    decode_images(ds, ep, sub.column(ds.video_key))
+                    if ds.images_in_parquet
+                    else decode_episode(ds, ep)
+                )
+                for j, frame in enumerate(frames_iter):
                     out_ep.append(
                         frame,
                         timestamp=float(ts[j]),

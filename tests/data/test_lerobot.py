@@ -168,6 +168,40 @@ def test_without_sidecar_uses_lerobot_columns(sample_export: Path, tmp_path: Pat
     assert back.episodes[1].meta["lerobot_episode_index"] == 4
 
 
+def test_images_stored_in_parquet(sample_export: Path, tmp_path: Path) -> None:
+    """``dtype: image`` datasets: PNG bytes in the data files instead of videos."""
+    import cv2
+
+    ds = tmp_path / "img"
+    shutil.copytree(sample_export, ds)
+    shutil.rmtree(ds / "videos")
+    log = DrivingLog(SAMPLE)
+    pngs = [
+        cv2.imencode(".png", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes()
+        for e in log.episodes
+        for f in log.iter_frames(e)
+    ]
+    t = pq.read_table(ds / DATA)
+    col = pa.array(
+        [{"bytes": b, "path": None} for b in pngs],
+        pa.struct([("bytes", pa.binary()), ("path", pa.string())]),
+    )
+    pq.write_table(t.append_column("observation.images.front", col), ds / DATA)
+    info = json.loads((ds / "meta" / "info.json").read_text())
+    info["features"]["observation.images.front"]["dtype"] = "image"
+    (ds / "meta" / "info.json").write_text(json.dumps(info))
+    import_lerobot(LeRobotImportConfig(root=str(ds), out=str(tmp_path / "back")))
+    _assert_same(SAMPLE, tmp_path / "back", max_pixel_mae=0, sig_atol=0)
+    # a broken image names the file, episode and frame
+    bad = list(pngs)
+    bad[101] = b"not a png"
+    col = pa.array([{"bytes": b, "path": None} for b in bad], col.type)
+    pq.write_table(t.append_column("observation.images.front", col), ds / DATA)
+    with pytest.raises(LogFormatError, match=r"episode 1, frame 1: .* not a decodable image"):
+        import_lerobot(LeRobotImportConfig(root=str(ds), out=str(tmp_path / "back2")))
+    assert not (tmp_path / "back2").exists()
+
+
 def test_many_files_and_chunks(tmp_path: Path) -> None:
     src = _small_log(tmp_path / "src")
     out = tmp_path / "lr"
