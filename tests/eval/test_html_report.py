@@ -144,3 +144,33 @@ def test_evaluate_command_writes_report_html(tmp_path: Path, run_command) -> Non
     assert sum(t == "img" for t, _ in tags) == 2  # robustness chart + bird's-eye plot
     assert sum(t == "video" for t, _ in tags) == 1
     assert "report_html" in out
+
+
+def test_benchmark_report_html(tmp_path: Path) -> None:
+    from lnn_drive.eval.benchmark import BenchmarkConfig, write_report
+    from lnn_drive.eval.evaluate import EvalConfig
+    from tests.eval.test_benchmark_report import _run
+
+    results = {
+        "NCP (CfC)": [_run({"clean": 0.99, "noise=0.1": 0.90}, s) for s in range(2)],
+        "LSTM-64": [_run({"clean": 0.97, "noise=0.1": 0.95}, s) for s in range(2)],
+    }
+    md = write_report(
+        results,
+        path=tmp_path / "benchmark.md",
+        bcfg=BenchmarkConfig(models=["ncp_cfc", "lstm"]),
+        ecfg=EvalConfig(),
+        command="python scripts/benchmark.py",
+        wall_s=60.0,
+    )
+    runs = tmp_path / "runs"
+    for m in ("ncp_cfc", "lstm"):
+        (runs / m / "seed0").mkdir(parents=True)
+        (runs / m / "seed0" / "metrics.csv").write_text("step,train/loss,val/loss\n1,2,\n5,1,1.2\n")
+    curves = {
+        f"{p.parent.parent.name}/{p.parent.name}": p for p in runs.glob("*/seed*/metrics.csv")
+    }
+    page = write_html_report(md, learning_curves=curves).read_text()
+    assert page.count("<table>") >= 4  # parameters, clean, robustness, interventions
+    assert sum(t == "img" for t, _ in _parse(page)) == 2  # robustness figure + learning curves
+    assert "<td>NCP (CfC)</td>" in page
