@@ -31,3 +31,16 @@ class PolicyProtocol(Protocol):
     def act(self, frame: np.ndarray) -> np.ndarray: ...
 
     def act_batch(self, frames: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class InspectablePolicy(PolicyProtocol, Protocol):
+    """A policy whose recurrent state can be read (neuron traces, PCA, decision trees).
+
+    ``neuron_state()`` is the current state ``(B, n)``; ``neuron_groups()`` maps group
+    names (``inter``, ``command``, ``motor`` for an NCP) to state indices, ``{}`` if none.
+    """
+
+    def neuron_state(self) -> np.ndarray: ...
+
+    def neuron_groups(self) -> dict[str, list[int]]: ...

@@ -10,8 +10,12 @@ user mistake, Hydra's own included, to one ``error: ...`` line and exit status 2
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 
 # Before torch is imported by any command: see lnn_drive/train/__init__.py.
@@ -71,6 +75,30 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     return (UsageError, LogFormatError, ValueError, FileExistsError, FileNotFoundError)
 
 
+@contextmanager
+def job_logging(path: Path) -> Iterator[None]:
+    """Log records at INFO and above to the console and to ``path`` (as ``@hydra.main``
+    does) for the duration of one command; handlers are removed afterwards."""
+    fmt = logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+    root = logging.getLogger()
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if os.environ.get("RANK", "0") == "0":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path))
+    level = root.level
+    for h in handlers:
+        h.setFormatter(fmt)
+        root.addHandler(h)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        for h in handlers:
+            root.removeHandler(h)
+            h.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``argv = [command, *overrides]``; returns the exit status (0 ok, 2 user error).
 
@@ -117,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             for p in parts:
                 print(OmegaConf.to_yaml(p), end="")
             return 0
-        write_run_record(job, hydra, overrides)
-        return int(command.run(job) or 0)
+        run_dir = write_run_record(job, hydra, overrides)
+        with job_logging(run_dir / f"{command.CONFIG}.log"):
+            return int(command.run(job) or 0)
     except user_error_types() as e:
         print_error(e)
         return USAGE_EXIT

@@ -142,9 +142,39 @@ def plain(node: Any) -> Any:
     return node
 
 
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+    "None": (type(None),),
+}
+
+
+def _type_ok(value: Any, annotation: str) -> bool:
+    """Whether ``value`` fits a simple annotation (``int``, ``float | None``, ``bool | str``,
+    ``tuple[...]``, ``list[...]``, ``Mapping[...]``); anything else is left to the class."""
+    accepted: list[type] = []
+    for part in (p.strip() for p in annotation.split("|")):
+        base = part.split("[")[0]
+        if base in _SCALARS:
+            accepted += _SCALARS[base]
+        elif base in ("tuple", "list", "Sequence"):
+            accepted += [list, tuple]
+        elif base in ("dict", "Mapping"):
+            accepted.append(Mapping)
+        else:
+            return True
+    if isinstance(value, bool) and bool not in accepted:
+        return False  # True is an int to Python, not to a user
+    return isinstance(value, tuple(accepted))
+
+
 def _coerce(value: Any, default: Any, annotation: str, where: str) -> Any:
     if dataclasses.is_dataclass(default) and isinstance(value, Mapping):
         return to_dataclass(type(default), value, where=where)
+    if not _type_ok(value, annotation):
+        raise UsageError(f"{where.rstrip('.')}: expected {annotation}, got {value!r}")
     if isinstance(value, list) and ("tuple" in annotation or isinstance(default, tuple)):
         return tuple(value)
     return value
@@ -182,7 +212,7 @@ def env_config(node: Any) -> EnvConfig:
     """The ``env`` group as an :class:`~lnn_drive.envs.config.EnvConfig` (``id`` aside)."""
     from lnn_drive.envs.config import EnvConfig
 
-    return EnvConfig.from_mapping(plain(node))
+    return to_dataclass(EnvConfig, node, where="env.", ignore=("id", "_target_"))
 
 
 def model_config(node: Any) -> ModelConfig:
@@ -206,7 +236,7 @@ def train_configs(cfg: DictConfig) -> tuple[TrainConfig, DataConfig, ModelConfig
     from lnn_drive.data.dataset import DataConfig
     from lnn_drive.train.bc import TrainConfig
 
-    data = DataConfig.from_mapping(plain(cfg.data))
+    data = to_dataclass(DataConfig, cfg.data, where="data.")
     return to_dataclass(TrainConfig, cfg.train, where="train."), data, model_config(cfg.model)
 
 
@@ -214,7 +244,7 @@ def eval_config(node: Any) -> EvalConfig:
     """The ``eval`` group as an :class:`~lnn_drive.eval.evaluate.EvalConfig`."""
     from lnn_drive.eval.evaluate import EvalConfig
 
-    return EvalConfig.from_mapping(plain(node))
+    return to_dataclass(EvalConfig, node, where="eval.")
 
 
 def run_dir(cfg: DictConfig) -> Path:

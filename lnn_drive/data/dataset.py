@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -253,37 +253,18 @@ class DataConfig:
         return cls(**d)
 
 
-def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = False) -> DataSplit:
-    """Build the train/validation split.
-
-    Args:
-        cfg: A :class:`DataConfig`, or a mapping of its fields (the rest default).
-        progress: Show cache-building progress.
-
-    Raises:
-        ValueError: naming the config key or dataset at fault.
-    """
-    if not isinstance(cfg, DataConfig):
-        cfg = DataConfig.from_mapping(cfg)
-    roots = list(cfg.roots)
-    target_names = list(cfg.targets)
-    window, stride = cfg.window, cfg.stride
-    val_fraction = cfg.val_fraction
-    seed = cfg.seed
-    preprocess = cfg.preprocess
-    cache_dir = cfg.cache_dir
-    dedup = asdict(cfg.dedup)
-    balance = asdict(cfg.balance)
-
+def _load_caches(cfg: DataConfig, progress: bool) -> tuple[list[FrameCache], dict[str, str]]:
+    """Decode-once caches of every root (one camera size) and the targets' units (one unit
+    per target across datasets)."""
     caches = [
         load_or_build_cache(
             r,
-            preprocess,
-            cache_dir,
-            still_threshold=float(dedup.get("threshold", 0.5)),
+            cfg.preprocess,
+            cfg.cache_dir,
+            still_threshold=cfg.dedup.threshold,
             progress=progress,
         )
-        for r in roots
+        for r in cfg.roots
     ]
     camera = {(c.log.meta.height, c.log.meta.width) for c in caches}
     if len(camera) > 1:
@@ -292,7 +273,7 @@ def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = Fals
         )
     units: dict[str, str] = {}
     for c in caches:
-        for name in target_names:
+        for name in cfg.targets:
             if name not in c.log.meta.signals:
                 raise ValueError(
                     f"{c.log.root}: has no signal {name!r} (signals: {c.log.meta.signal_names}); check data.targets"
@@ -302,31 +283,32 @@ def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = Fals
                 raise ValueError(
                     f"{c.log.root}: signal {name!r} is in {unit}, other datasets use {units[name]}"
                 )
-    h, w = next(iter(camera))
-    preprocess = preprocess.with_input(h, w)
+    return caches, units
 
-    # Split by group (e.g. all cameras of one drive) so no drive is in both sets.
+
+def _validation_groups(caches: Sequence[FrameCache], cfg: DataConfig) -> set[tuple[int, str]]:
+    """(cache index, episode group) pairs held out: by group (e.g. all cameras of one
+    drive), so no drive is in both sets."""
     groups = sorted({(ci, e.info.group) for ci, c in enumerate(caches) for e in c.episodes})
-    rng = np.random.default_rng(cfg.split_seed)
-    order = rng.permutation(len(groups))
+    order = np.random.default_rng(cfg.split_seed).permutation(len(groups))
+    val_fraction = cfg.val_fraction
     n_val = int(np.ceil(val_fraction * len(groups))) if val_fraction > 0 else 0
     if val_fraction > 0 and len(groups) < 2:
         raise ValueError(
             f"data.val_fraction={val_fraction} needs at least 2 episode groups to split by episode, "
             f"found {len(groups)}; add episodes or set data.val_fraction=0"
         )
-    val_groups = {groups[i] for i in order[:n_val]}
+    return {groups[i] for i in order[:n_val]}
 
-    targets = [
-        np.stack(
-            [np.concatenate([e.signals[n] for e in c.episodes]) for n in target_names], axis=1
-        ).astype(np.float32)
-        for c in caches
-    ]  # per cache (N_c, k)
 
+def _window_rows(
+    caches: Sequence[FrameCache], val_groups: set[tuple[int, str]], cfg: DataConfig
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(M, 2) rows of (cache, first frame) for training and validation windows, and the
+    counts of what was kept and dropped."""
+    window, stride = cfg.window, cfg.stride
     rows: dict[str, list[tuple[int, int]]] = {"train": [], "val": []}
     report = {"episodes": 0, "too_short": 0, "windows_dropped_still": 0, "episodes_val": 0}
-    max_still = float(dedup.get("max_fraction", 0.5))
     for ci, c in enumerate(caches):
         for e in c.episodes:
             report["episodes"] += 1
@@ -336,10 +318,10 @@ def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = Fals
                 report["too_short"] += 1
                 continue
             starts = np.arange(0, e.length - window + 1, stride)
-            if dedup.get("enabled", False):
+            if cfg.dedup.enabled:
                 cum = np.concatenate([[0], np.cumsum(e.still)])
                 frac = (cum[starts + window] - cum[starts]) / window
-                keep = frac <= max_still
+                keep = frac <= cfg.dedup.max_fraction
                 report["windows_dropped_still"] += int((~keep).sum())
                 starts = starts[keep]
             rows[split].extend((ci, e.start + int(s)) for s in starts)
@@ -360,34 +342,64 @@ def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = Fals
             f"no training windows: {report['episodes']} episodes, window={window}; "
             "use shorter windows or more data"
         )
-    train_rows = np.array(rows["train"], np.int64)
-    val_rows = np.array(rows["val"], np.int64).reshape(-1, 2)
+    train = np.array(rows["train"], np.int64)
+    val = np.array(rows["val"], np.int64).reshape(-1, 2)
+    return train, val, report
 
-    # Statistics over the frames the training windows cover.
+
+def _target_stats(
+    targets: Sequence[np.ndarray], train_rows: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(k,) mean and std over the frames the training windows cover."""
     covered = [np.zeros(len(t), bool) for t in targets]
     for ci, s in train_rows:
         covered[ci][s : s + window] = True
     train_y = np.concatenate([t[m] for t, m in zip(targets, covered, strict=True)])
-    mean = train_y.mean(axis=0)
-    std = np.maximum(train_y.std(axis=0), 1e-6)
+    return train_y.mean(axis=0), np.maximum(train_y.std(axis=0), 1e-6)
 
-    aug_cfg = cfg.augment
+
+def build_datasets(cfg: DataConfig | Mapping[str, Any], *, progress: bool = False) -> DataSplit:
+    """Build the train/validation split: caches, split by group, windows, target
+    statistics, augmentation and balancing.
+
+    Args:
+        cfg: A :class:`DataConfig`, or a mapping of its fields (the rest default).
+        progress: Show cache-building progress.
+
+    Raises:
+        ValueError: naming the config key or dataset at fault.
+    """
+    if not isinstance(cfg, DataConfig):
+        cfg = DataConfig.from_mapping(cfg)
+    target_names = list(cfg.targets)
+    caches, units = _load_caches(cfg, progress)
+    h, w = caches[0].log.meta.height, caches[0].log.meta.width
+    preprocess = cfg.preprocess.with_input(h, w)
+    val_groups = _validation_groups(caches, cfg)
+    targets = [
+        np.stack(
+            [np.concatenate([e.signals[n] for e in c.episodes]) for n in target_names], axis=1
+        ).astype(np.float32)
+        for c in caches
+    ]  # per cache (N_c, k)
+    train_rows, val_rows, report = _window_rows(caches, val_groups, cfg)
+    mean, std = _target_stats(targets, train_rows, cfg.window)
     augment = (
         Augment(
-            aug_cfg,
-            window_shape=(window, *preprocess.output_shape),
+            cfg.augment,
+            window_shape=(cfg.window, *preprocess.output_shape),
             target_names=target_names,
-            seed=seed,
+            seed=cfg.seed,
         )
-        if aug_cfg.enabled
+        if cfg.augment.enabled
         else None
     )
-    common = dict(caches=caches, targets=targets, window=window, target_names=target_names)
-    train = SequenceDataset(windows=train_rows, augment=augment, seed=seed, **common)
-    val = SequenceDataset(windows=val_rows, augment=None, seed=seed, **common)
-    if balance.get("enabled", False):
+    common = dict(caches=caches, targets=targets, window=cfg.window, target_names=target_names)
+    train = SequenceDataset(windows=train_rows, augment=augment, seed=cfg.seed, **common)
+    val = SequenceDataset(windows=val_rows, augment=None, seed=cfg.seed, **common)
+    if cfg.balance.enabled:
         train.sample_weights = steering_balance_weights(
-            train.window_targets()[:, :, 0].mean(axis=1), bins=int(balance.get("bins", 21))
+            train.window_targets()[:, :, 0].mean(axis=1), bins=cfg.balance.bins
         )
     report.update(windows_train=len(train), windows_val=len(val))
     return DataSplit(

@@ -107,6 +107,95 @@ def _row(info: Mapping[str, Any], key: str, i: int, default: float = 0.0) -> flo
     return float(np.asarray(v)[i])
 
 
+def _noisy_frames(obs: np.ndarray, drives: Sequence[_Drive | None], std: float) -> np.ndarray:
+    """What the policy sees: the camera frames, with each running drive's frame noise."""
+    if std <= 0:
+        return obs
+    frames = obs.copy()
+    for i, d in enumerate(drives):
+        if d is not None:
+            frames[i] = add_frame_noise(obs[i], std, d.rng)
+    return frames
+
+
+def _actions(
+    policy: PolicyProtocol, frames: np.ndarray, drives: Sequence[_Drive | None]
+) -> np.ndarray:
+    """(n, 1) curvature commands of one batched policy step; idle slots get 0."""
+    n = len(drives)
+    out = np.asarray(policy.act_batch(frames), dtype=np.float32)  # (n, k)
+    if out.ndim != 2 or out.shape[0] != n:
+        raise RolloutError(f"policy.act_batch returned shape {out.shape}, expected ({n}, k)")
+    actions = out[:, :1].copy()  # (n, 1) curvature
+    for i, d in enumerate(drives):
+        if d is None:
+            actions[i] = 0.0
+    return actions
+
+
+def _record_step(
+    drives: Sequence[_Drive | None],
+    actions: np.ndarray,
+    info: Mapping[str, Any],
+    ended: np.ndarray,
+    crashed: np.ndarray,
+    *,
+    finish: Callable[[_Drive, int, bool], None],
+) -> np.ndarray:
+    """Append one step to every running drive; ``finish`` the ones that ended. Returns the
+    (n,) mask of slots whose drive ended."""
+    done = np.zeros(len(drives), bool)
+    for i, d in enumerate(drives):
+        if d is None:
+            continue
+        d.command.append(float(actions[i, 0]))
+        d.expert.append(d.last_expert)
+        d.lateral_offset.append(_row(info, "lateral_offset", i))
+        d.heading_error.append(_row(info, "heading_error", i))
+        d.distance.append(_row(info, "distance", i))
+        d.x.append(_row(info, "x", i))
+        d.y.append(_row(info, "y", i))
+        if _row(info, "intervened", i):
+            d.intervention_steps.append(len(d.command) - 1)
+        d.last_expert = _row(info, "expert_action", i)
+        if ended[i]:
+            finish(d, int(_row(info, "interventions", i)), bool(crashed[i]))
+            done[i] = True
+    return done
+
+
+def _refill(
+    envs: gym.vector.VectorEnv,
+    obs: np.ndarray,
+    drives: list[_Drive | None],
+    done: np.ndarray,
+    queue: list[int],
+    new_drive: Callable[[int], _Drive],
+) -> None:
+    """Reset the finished slots onto the next road seeds (in place in ``obs``/``drives``)."""
+    n = len(drives)
+    mask = np.zeros(n, bool)
+    next_seeds: list[int | None] = [None] * n
+    for i in np.flatnonzero(done):
+        # A finished slot is reset even when no road is left for it, so that an idle
+        # environment is never stepped past its end; its actions are then ignored.
+        mask[i] = True
+        if queue:
+            s = queue.pop(0)
+            next_seeds[i] = s
+            drives[i] = new_drive(s)
+        else:
+            next_seeds[i] = drives[i].seed
+            drives[i] = None
+    if any(d is not None for d in drives):
+        obs2, info2 = envs.reset(seed=next_seeds, options={"reset_mask": mask})
+        obs2 = np.array(obs2)
+        obs[mask] = obs2[mask]
+        for i in np.flatnonzero(mask):
+            if drives[i] is not None:
+                drives[i].last_expert = _row(info2, "expert_action", i)
+
+
 def run_drives(
     policy: BatchPolicy,
     env_fn: Callable[[], gym.Env],
@@ -162,9 +251,16 @@ def run_drives(
         bar = tqdm(total=len(seeds), desc="drives", unit="drive", leave=False)
 
     results: dict[int, DriveTrace] = {}
-    order = {s: i for i, s in enumerate(seeds)}
-    if len(order) != len(seeds):
+    if len(set(seeds)) != len(seeds):
         raise ValueError(f"road seeds must be distinct, got {seeds}")
+
+    def finish(d: _Drive, interventions: int, crashed: bool) -> None:
+        results[d.seed] = d.finish(
+            dt=dt, preset=preset, interventions=interventions, crashed=crashed
+        )
+        if bar is not None:
+            bar.update(1)
+
     queue = list(seeds)
     envs = _vector_env([env_fn] * n, vector=vector)
     try:
@@ -176,75 +272,19 @@ def run_drives(
             d.last_expert = _row(info, "expert_action", i)
         policy.reset(batch_size=n)
         step_of_first = 0
-        first_seed = seeds[0]
         while any(d is not None for d in drives):
-            frames = obs
-            if std > 0:
-                frames = obs.copy()
-                for i, d in enumerate(drives):
-                    if d is not None:
-                        frames[i] = add_frame_noise(obs[i], std, d.rng)
-            out = np.asarray(policy.act_batch(frames), dtype=np.float32)  # (n, k)
-            if out.ndim != 2 or out.shape[0] != n:
-                raise RolloutError(
-                    f"policy.act_batch returned shape {out.shape}, expected ({n}, k)"
-                )
-            actions = out[:, :1].copy()  # (n, 1) curvature
-            for i, d in enumerate(drives):
-                if d is None:
-                    actions[i] = 0.0
-            if on_frame is not None and drives[0] is not None and drives[0].seed == first_seed:
+            frames = _noisy_frames(obs, drives, std)
+            actions = _actions(policy, frames, drives)
+            if on_frame is not None and drives[0] is not None and drives[0].seed == seeds[0]:
                 on_frame(step_of_first, frames[0], float(actions[0, 0]), drives[0].last_expert)
                 step_of_first += 1
             obs, _, terminated, truncated, info = envs.step(actions)
             obs = np.array(obs)
-            done = np.zeros(n, bool)
-            for i, d in enumerate(drives):
-                if d is None:
-                    continue
-                d.command.append(float(actions[i, 0]))
-                d.expert.append(d.last_expert)
-                d.lateral_offset.append(_row(info, "lateral_offset", i))
-                d.heading_error.append(_row(info, "heading_error", i))
-                d.distance.append(_row(info, "distance", i))
-                d.x.append(_row(info, "x", i))
-                d.y.append(_row(info, "y", i))
-                if _row(info, "intervened", i):
-                    d.intervention_steps.append(len(d.command) - 1)
-                d.last_expert = _row(info, "expert_action", i)
-                if terminated[i] or truncated[i]:
-                    results[d.seed] = d.finish(
-                        dt=dt,
-                        preset=preset,
-                        interventions=int(_row(info, "interventions", i)),
-                        crashed=bool(terminated[i]),
-                    )
-                    done[i] = True
-                    if bar is not None:
-                        bar.update(1)
-            if not done.any():
-                continue
-            mask = np.zeros(n, bool)
-            next_seeds: list[int | None] = [None] * n
-            for i in np.flatnonzero(done):
-                # A finished slot is reset even when no road is left for it, so that an idle
-                # environment is never stepped past its end; its actions are then ignored.
-                mask[i] = True
-                if queue:
-                    s = queue.pop(0)
-                    next_seeds[i] = s
-                    drives[i] = new_drive(s)
-                else:
-                    next_seeds[i] = drives[i].seed
-                    drives[i] = None
-            if any(d is not None for d in drives):
-                obs2, info2 = envs.reset(seed=next_seeds, options={"reset_mask": mask})
-                obs2 = np.array(obs2)
-                obs[mask] = obs2[mask]
-                for i in np.flatnonzero(mask):
-                    if drives[i] is not None:
-                        drives[i].last_expert = _row(info2, "expert_action", i)
-            policy.reset_rows(done)
+            ended = np.asarray(terminated) | np.asarray(truncated)
+            done = _record_step(drives, actions, info, ended, np.asarray(terminated), finish=finish)
+            if done.any():
+                _refill(envs, obs, drives, done, queue, new_drive)
+                policy.reset_rows(done)
     finally:
         envs.close()
         if bar is not None:

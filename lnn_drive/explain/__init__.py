@@ -4,7 +4,8 @@
   ``input_gradient``, ``SaliencyError``;
 - :mod:`lnn_drive.explain.ssim`: ``ssim`` of saliency maps (Gaussian window);
 - :mod:`lnn_drive.explain.attention`: share of saliency on road, horizon band, objects;
-- :mod:`lnn_drive.explain.dynamics`: closed-loop recordings, neuron traces, wiring diagram,
+- :mod:`lnn_drive.explain.recording`: closed-loop recordings (through ``record_episodes``);
+- :mod:`lnn_drive.explain.dynamics`: neuron traces, wiring diagram,
   PCA, decision-tree rules;
 - :mod:`lnn_drive.explain.plots`: overlays, model x frame grids, SSIM/attention charts;
 - :mod:`lnn_drive.explain.video`: ``saliency_video`` (MP4 of a closed-loop run);

@@ -22,8 +22,9 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -55,7 +56,10 @@ from lnn_drive.explain.video import policy_saliency, saliency_video
 
 __all__ = ["SaliencyConfig", "collect_frames", "explain_policies"]
 
-EnvFactory = Callable[[str | None], Any]
+EnvFactory = Callable[[str | None], gym.Env]
+
+if TYPE_CHECKING:
+    from lnn_drive.models.policy import Policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,7 +184,7 @@ def collect_frames(
 
 
 def explain_policies(
-    policies: Mapping[str, Any],
+    policies: Mapping[str, Policy],
     make_env: EnvFactory,
     scfg: SaliencyConfig,
     out_dir: str | os.PathLike[str],

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -26,8 +27,11 @@ _GROUP_RGB = {
     "units": (180, 130, 220),
 }
 
+if TYPE_CHECKING:
+    from lnn_drive.models.policy import Policy
 
-def policy_saliency(policy: Any, frames: np.ndarray, *, batch: int = 32) -> np.ndarray:
+
+def policy_saliency(policy: Policy, frames: np.ndarray, *, batch: int = 32) -> np.ndarray:
     """VisualBackProp of camera frames through a policy's preprocessing and encoder.
 
     Args:
@@ -159,8 +163,8 @@ def render_panel(
 
 
 def saliency_video(
-    policy: Any,
-    env: Any,
+    policy: Policy,
+    env: gym.Env,
     *,
     steps: int,
     seed: int,

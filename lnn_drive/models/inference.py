@@ -142,9 +142,16 @@ class FastActor:
                 prepared(Policy.standardise(calibration[i : i + 16]))
         return convert_fx(prepared)
 
-    def reset(self) -> None:
-        """Zero the recurrent state (new episode)."""
+    def reset(self, batch_size: int = 1) -> None:
+        """Zero the recurrent state (new episode); the traced step runs one episode."""
+        if int(batch_size) != 1:
+            raise ValueError(f"FastActor runs one episode at a time, got batch_size={batch_size}")
         self._hx = torch.zeros(1, self.state_size)
+
+    def reset_rows(self, mask: np.ndarray) -> None:
+        """Zero the state if the (only) episode ended. mask: (1,) bool."""
+        if bool(np.asarray(mask).reshape(-1)[0]):
+            self.reset()
 
     @torch.inference_mode()
     def step(self, frame_chw: np.ndarray) -> np.ndarray:
@@ -158,6 +165,12 @@ class FastActor:
     def act(self, frame: np.ndarray) -> np.ndarray:
         """Raw camera frame (H_in, W_in, 3) uint8 -> (k,) action (runs the geometry)."""
         return self.step(self.policy.preprocess.geometry(frame))
+
+    def act_batch(self, frames: np.ndarray) -> np.ndarray:
+        """uint8 (1, H_in, W_in, 3) -> (1, k): the project's policy protocol, batch 1."""
+        if np.asarray(frames).shape[0] != 1:
+            raise ValueError(f"FastActor.act_batch takes one frame, got {np.asarray(frames).shape}")
+        return self.act(frames[0])[None]
 
 
 def max_action_error(actor: FastActor, policy: Policy, frames_chw: np.ndarray) -> float:

@@ -85,3 +85,19 @@ def test_experiments_change_only_what_they_name() -> None:
 def test_model_group_equals_its_file(model: str) -> None:
     assert model_config(_job("train", f"model={model}").model) == model_config_named(model)
     assert dataclasses.asdict(model_config_named(model))["name"] == model
+
+
+@pytest.mark.parametrize(
+    ("name", "required"),
+    [("import_udacity", ["log_dir=x"]), ("import_video", ["video=x", "controls=y"])],
+)
+def test_importer_defaults_equal_the_cli(name: str, required: list[str]) -> None:
+    from lnn_drive.data.importers import UdacityImportConfig, VideoImportConfig
+
+    cls = {"import_udacity": UdacityImportConfig, "import_video": VideoImportConfig}[name]
+    got = to_dataclass(cls, _job(name, *required), ignore=("paths", "task_name"))
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            assert getattr(got, f.name) == f.default, f.name
+        elif f.default_factory is not dataclasses.MISSING:
+            assert getattr(got, f.name) == f.default_factory(), f.name

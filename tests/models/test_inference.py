@@ -26,3 +26,27 @@ def test_fast_actor_tracks_the_policy(precision: str) -> None:
         FastActor(p, precision="int8")
     with pytest.raises(ValueError, match="precision"):
         FastActor(p, precision="fp8")
+
+
+def test_fast_actor_satisfies_the_policy_protocol() -> None:
+    from lnn_drive.data import Preprocess
+    from lnn_drive.models import Policy
+    from lnn_drive.models.config import ModelConfig
+    from lnn_drive.models.inference import FastActor
+    from lnn_drive.protocols import PolicyProtocol
+
+    torch.manual_seed(0)
+    p = Policy(model_cfg=ModelConfig(), preprocess=Preprocess(), output_names=["steering"])
+    p = p.eval()
+    actor = FastActor(p, precision="fp32")
+    assert isinstance(actor, PolicyProtocol) and isinstance(p, PolicyProtocol)
+    frames = np.random.default_rng(0).integers(0, 255, (3, 78, 200, 3), dtype=np.uint8)
+    actor.reset(1)
+    p.reset(1)
+    for f in frames:
+        np.testing.assert_allclose(actor.act_batch(f[None]), p.act_batch(f[None]), atol=1e-4)
+    actor.reset_rows(np.array([True]))
+    p.reset(1)
+    np.testing.assert_allclose(actor.act(frames[0]), p.act(frames[0]), atol=1e-4)
+    with pytest.raises(ValueError, match="one episode"):
+        actor.reset(2)
