@@ -20,6 +20,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -86,6 +87,17 @@ def video_to_webm(path: Path, *, max_frames: int = 1800, max_width: int = 960) -
         return out_path.read_bytes()
 
 
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def _read_losses(src: Path) -> dict[str, tuple[list[float], list[float]]]:
     series: dict[str, tuple[list[float], list[float]]] = {}
     with open(src, newline="") as f:
@@ -139,12 +151,7 @@ def plot_learning_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("Learning curves")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def plot_robustness(
@@ -168,11 +175,7 @@ def plot_robustness(
     for i, v in enumerate(vals):
         ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=7)
     ax.set_title("Robustness: autonomy per condition")
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 class _Embedder:
