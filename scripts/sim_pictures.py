@@ -3,7 +3,8 @@
     python scripts/sim_pictures.py [--out docs/img --seed 3 --steps 120]
 
 Writes ``presets.png`` (the same road and moment under every appearance preset, two
-moments per preset) and ``labels.png`` (frames beside their semantic label images).
+moments per preset), ``labels.png`` (frames beside their semantic label images) and
+``hard.png`` (frames of one drive on the hard task profile, beside their labels).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lnn_drive.envs import LABEL_CLASSES, PRESETS, make_env
+from lnn_drive.envs import LABEL_CLASSES, PRESETS, EnvConfig, make_env
 
 #: Label colours (RGB) for pictures.
 LABEL_COLOURS = {
@@ -26,8 +27,8 @@ LABEL_COLOURS = {
 }
 
 
-def frames_at(preset: str, seed: int, steps: list[int]):
-    env = make_env({}, preset=preset)
+def frames_at(preset: str, seed: int, steps: list[int], profile: str = "easy"):
+    env = make_env(EnvConfig.from_profile(profile, preset=preset))
     obs, info = env.reset(seed=seed)
     out, labs, i = [], [], 0
     for target in steps:
@@ -59,6 +60,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--steps", type=int, nargs="+", default=[90, 240])
     ap.add_argument("--scale", type=int, default=2)
+    ap.add_argument("--hard-seed", type=int, default=10_000)
+    ap.add_argument("--hard-steps", type=int, nargs="+", default=[100, 200, 400, 500, 600])
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +83,14 @@ def main() -> None:
     legend = "  ".join(f"{k} {v}" for k, v in LABEL_CLASSES.items())
     lab_sheet = caption(np.vstack(lab_rows), f"frame | labels: {legend}")
     cv2.imwrite(str(out / "labels.png"), cv2.cvtColor(lab_sheet, cv2.COLOR_RGB2BGR))
-    print(f"wrote {out / 'presets.png'} and {out / 'labels.png'}")
+    frames, labs = frames_at("summer", args.hard_seed, args.hard_steps, profile="hard")
+    gap = np.full((frames[0].shape[0] * args.scale, 6, 3), 255, np.uint8)
+    hard = [
+        np.hstack([up(f), gap, up(label_rgb(lab))]) for f, lab in zip(frames, labs, strict=True)
+    ]
+    hard_sheet = caption(np.vstack(hard), "hard profile: frame | labels")
+    cv2.imwrite(str(out / "hard.png"), cv2.cvtColor(hard_sheet, cv2.COLOR_RGB2BGR))
+    print(f"wrote {out / 'presets.png'}, {out / 'labels.png'} and {out / 'hard.png'}")
 
 
 if __name__ == "__main__":

@@ -10,23 +10,36 @@ A dataset is a folder::
           signals.csv           # header `timestamp,<signal>,...`; one row per frame
           episode.json          # frame count, duration, producer metadata; written last
 
-Every write is staged: the dataset is built in ``<root>.incomplete/`` and renamed to
+Every write is staged: the dataset is built in ``<root>.incomplete/`` and moved to
 ``<root>`` by :meth:`LogWriter.close`, and each episode is built in a hidden
 ``episodes/.ep_XXXXX.partial/`` folder that is renamed when the episode is finalised.
 An interrupted write therefore never leaves anything at ``<root>`` that looks complete.
+A writer holds an exclusive lock on ``<root>.lock`` from start to finish, so a second
+writer to the same ``root`` is refused instead of destroying the first one's staging.
+``overwrite`` only ever replaces an existing dataset of this format (a folder with this
+format's ``dataset.json``), never a folder of other files nor one that is, contains or
+lies inside an input of the write, and the old dataset stays in place until the new one
+is complete (the two are swapped in one atomic rename where the OS supports it).
 See ``data/README.md`` for the format as a user reads it.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
+import ctypes
+import ctypes.util
+import errno
+import fcntl
 import json
 import math
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -50,6 +63,9 @@ STANDARD_UNITS: dict[str, str] = {
     "yaw_rate": "rad/s",
 }
 
+#: Largest camera side (pixels) a dataset may declare.
+MAX_SIDE = 8192
+
 #: Frame containers: encoding name -> (file name, OpenCV FourCC).
 ENCODINGS: dict[str, tuple[str, str]] = {
     "ffv1": ("frames.mkv", "FFV1"),  # lossless
@@ -57,9 +73,162 @@ ENCODINGS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Episode folder names a dataset may list (anything else could point outside the root).
+EPISODE_NAME = re.compile(r"ep_\d{5,}")
+
+#: Marker file inside a writer's staging folder, so only our own staging is ever deleted.
+_STAGING_MARKER = ".lnn_drive_staging"
+
+
 class LogFormatError(ValueError):
     """A driving log, or data on its way into one, breaks the format. The message names
     the file (and row or frame) at fault."""
+
+
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """All rows of a CSV file, read as UTF-8 with an optional byte-order mark (Excel).
+
+    Raises:
+        LogFormatError: the file cannot be read or is not UTF-8 text, naming the file
+            and the line of the first undecodable byte.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise LogFormatError(f"{path}: cannot read ({e.strerror or e})") from e
+    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    try:
+        text = raw[bom:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = bom + e.start
+        line = raw[:at].count(b"\n") + 1
+        raise LogFormatError(
+            f"{path}, line {line}: not UTF-8 text (byte 0x{raw[at]:02x} at offset {at}); "
+            "save the file as UTF-8"
+        ) from None
+    if "\x00" in text:  # a text CSV never holds one: a corrupt or binary file
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise LogFormatError(f"{path}, line {line}: not a CSV row (NUL byte; corrupt file?)")
+    reader = csv.reader(text.splitlines())
+    try:
+        return list(reader)
+    except csv.Error as e:  # e.g. a field over the csv module's size limit
+        raise LogFormatError(f"{path}, line {reader.line_num}: not a CSV row ({e})") from None
+
+
+def is_dataset(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a folder holding this format's ``dataset.json``."""
+    index = Path(path) / "dataset.json"
+    try:
+        return index.is_file() and json.loads(index.read_bytes()).get("format") == FORMAT_NAME
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _within(p: Path, base: Path) -> bool:
+    return p == base or base in p.parents
+
+
+def check_destination(
+    root: str | os.PathLike[str],
+    *,
+    overwrite: bool,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """Refuse a write destination that would destroy something.
+
+    ``root`` may be new (anywhere, even inside an input folder), or, with ``overwrite``,
+    an existing dataset of this format. An existing ``root`` may never be, contain or lie
+    inside one of ``inputs`` (the files and folders the write reads), so no input can be
+    lost.
+
+    Returns:
+        ``root`` as an absolute path.
+
+    Raises:
+        FileExistsError: ``root`` exists and ``overwrite`` is false.
+        LogFormatError: ``root`` overlaps an input, or is not a dataset of this format.
+    """
+    dest = Path(root).absolute()
+    real = dest.resolve()
+    if not (dest.exists() or dest.is_symlink()):
+        return dest  # a new folder destroys nothing, even inside an input folder
+    for inp in inputs:
+        src = Path(inp).absolute().resolve()
+        if _within(real, src) or _within(src, real):
+            how = "is" if real == src else ("lies inside" if _within(real, src) else "contains")
+            raise LogFormatError(
+                f"out={dest} {how} the input {src}; write the dataset to a folder of its own"
+            )
+    if dest.is_symlink():
+        raise LogFormatError(f"out={dest} is a symbolic link; give the real folder instead")
+    if dest.exists():
+        if not overwrite:
+            raise FileExistsError(f"{dest} exists; choose another path or pass overwrite=true")
+        if not is_dataset(dest):
+            raise LogFormatError(
+                f"{dest} is not an lnn_drive dataset (no dataset.json of format "
+                f"{FORMAT_NAME!r}); overwrite=true only replaces a dataset, so nothing was deleted"
+            )
+    return dest
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False if the
+    OS or file system cannot."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+class _Lock:
+    """An exclusive ``flock`` on ``path`` (released by the OS if the process dies)."""
+
+    def __init__(self, path: Path, *, what: Path) -> None:
+        self.path = path
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise LogFormatError(
+                    f"out={what}: cannot create the lock file {path} ({e.strerror or e})"
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise FileExistsError(
+                    f"{what} is being written by another process (lock {path} is held); "
+                    "wait for it to finish or choose another out="
+                ) from None
+            try:  # the holder before us may have deleted the file after we opened it
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,17 +254,26 @@ class DatasetMeta:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if int(self.height) <= 0 or int(self.width) <= 0:
-            raise LogFormatError(f"camera size must be positive, got {self.height}x{self.width}")
+        for side in (self.height, self.width):
+            if not isinstance(side, int | np.integer) or isinstance(side, bool):
+                raise LogFormatError(
+                    f"camera size must be integers, got {self.height}x{self.width}"
+                )
+            if not 0 < side <= MAX_SIDE:
+                raise LogFormatError(
+                    f"camera size must be within 1..{MAX_SIDE} pixels, got {self.height}x{self.width}"
+                )
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise LogFormatError(f"fps must be a positive number, got {self.fps}")
         if not self.signals:
             raise LogFormatError("a dataset needs at least one signal besides timestamp")
         if "timestamp" in self.signals:
             raise LogFormatError("'timestamp' is implicit; do not list it among the signals")
-        for name in self.signals:
-            if not name.isidentifier():
+        for name, unit in self.signals.items():
+            if not isinstance(name, str) or not name.isidentifier():
                 raise LogFormatError(f"signal name {name!r} must be an identifier")
+            if not isinstance(unit, str):
+                raise LogFormatError(f"signal {name}: unit must be a string, got {unit!r}")
         if self.encoding not in ENCODINGS:
             raise LogFormatError(
                 f"unknown frame encoding {self.encoding!r}; choose one of {sorted(ENCODINGS)}"
@@ -117,10 +295,13 @@ class DatasetMeta:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], *, where: str) -> DatasetMeta:
+        for key, kind in (("camera", dict), ("signals", dict), ("extra", dict)):
+            if key in d and not isinstance(d[key], kind):
+                raise LogFormatError(f"{where}: {key!r} must be an object, got {d[key]!r}")
         try:
             return cls(
-                height=int(d["camera"]["height"]),
-                width=int(d["camera"]["width"]),
+                height=d["camera"]["height"],
+                width=d["camera"]["width"],
                 fps=float(d["fps"]),
                 signals=dict(d["signals"]),
                 source=str(d["source"]),
@@ -154,6 +335,21 @@ class EpisodeInfo:
         """Episodes of one group (e.g. the left/centre/right cameras of one drive) are
         never split between training and validation."""
         return str(self.meta.get("group", self.name))
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; any fault raises :class:`LogFormatError` naming it."""
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as e:
+        raise LogFormatError(f"{path}: cannot read ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise LogFormatError(f"{path}: not UTF-8 text ({e.reason} at offset {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise LogFormatError(f"{path}: invalid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise LogFormatError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
@@ -310,8 +506,14 @@ class LogWriter:
         signals: Signal name -> unit, in column order.
         source: Producer description stored in the metadata.
         encoding: Frame container, a key of :data:`ENCODINGS`.
-        overwrite: Replace an existing dataset at ``root`` (only once the new one is complete).
+        overwrite: Replace an existing dataset at ``root`` (only once the new one is
+            complete); never anything else (see :func:`check_destination`).
         extra: Free-form producer metadata.
+        inputs: Files and folders the producer reads; ``root`` may not overlap them.
+
+    Raises:
+        FileExistsError: ``root`` exists without ``overwrite``, or another writer holds it.
+        LogFormatError: ``root`` is not a dataset, or overlaps an input.
     """
 
     def __init__(
@@ -326,8 +528,11 @@ class LogWriter:
         encoding: str = "ffv1",
         overwrite: bool = False,
         extra: Mapping[str, Any] | None = None,
+        inputs: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.root = Path(root).absolute()
+        self._overwrite = overwrite
+        self._inputs = [Path(p) for p in inputs]
         self.meta = DatasetMeta(
             height=int(height),
             width=int(width),
@@ -337,15 +542,54 @@ class LogWriter:
             encoding=encoding,
             extra=dict(extra or {}),
         )
-        if self.root.exists() and not overwrite:
-            raise FileExistsError(f"{self.root} exists; choose another path or pass overwrite=True")
+        check_destination(self.root, overwrite=overwrite, inputs=self._inputs)
         self._staging = self.root.with_name(self.root.name + ".incomplete")
-        if self._staging.exists():
-            shutil.rmtree(self._staging)  # left by an interrupted earlier write
-        (self._staging / "episodes").mkdir(parents=True)
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LogFormatError(
+                f"out={self.root}: cannot create its folder {self.root.parent} ({e.strerror or e})"
+            ) from None
+        self._lock: _Lock | None = _Lock(
+            self.root.with_name(self.root.name + ".lock"), what=self.root
+        )
+        try:
+            if self._staging.exists() or self._staging.is_symlink():
+                self._remove_stale_staging()
+            (self._staging / "episodes").mkdir(parents=True)
+            (self._staging / _STAGING_MARKER).write_text(f"{os.getpid()}\n")
+        except OSError as e:
+            self._release()
+            raise LogFormatError(
+                f"out={self.root}: cannot create {self._staging} ({e.strerror or e})"
+            ) from None
+        except BaseException:
+            self._release()
+            raise
         self._episodes: list[EpisodeInfo] = []
         self._open: EpisodeWriter | None = None
         self._closed = False
+
+    def _remove_stale_staging(self) -> None:
+        """Delete the staging folder an interrupted write left (we hold the lock, so no
+        live writer owns it), but only if it is ours."""
+        st = self._staging
+        entries = {p.name for p in st.iterdir()} if st.is_dir() and not st.is_symlink() else None
+        ours = entries is not None and (
+            _STAGING_MARKER in entries
+            or entries <= {"episodes"}
+            or is_dataset(st)  # the replaced dataset, if a crash followed the swap
+        )
+        if not ours:
+            raise LogFormatError(
+                f"{st} exists and is not a staging folder of this project; move it away"
+            )
+        shutil.rmtree(st)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @property
     def episodes(self) -> list[EpisodeInfo]:
@@ -389,13 +633,17 @@ class LogWriter:
             ],
         }
         _write_json_atomic(self._staging / "dataset.json", index)
-        old = None
-        if self.root.exists():
-            old = self.root.with_name(f".{self.root.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(self.root, old)
-        os.replace(self._staging, self.root)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        try:
+            # Checked again: the destination may have changed since __init__.
+            check_destination(self.root, overwrite=self._overwrite, inputs=self._inputs)
+            self._move_into_place()
+        except BaseException:
+            self.abort()
+            raise
+        # The marker came along (a crash before this leaves only a harmless hidden file).
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / _STAGING_MARKER).unlink()
+        self._release()
         self._closed = True
         self._episodes = [
             EpisodeInfo(
@@ -409,11 +657,29 @@ class LogWriter:
         ]
         return self.root
 
+    def _move_into_place(self) -> None:
+        if not (self.root.exists() or self.root.is_symlink()):
+            os.rename(self._staging, self.root)
+        elif _exchange(self._staging, self.root):
+            shutil.rmtree(self._staging)  # now holds the old dataset
+        else:  # no atomic swap: the old dataset is kept aside until the new one is in place
+            old = self.root.with_name(f".{self.root.name}.old-{uuid.uuid4().hex[:8]}")
+            os.rename(self.root, old)
+            try:
+                os.rename(self._staging, self.root)
+            except BaseException:
+                os.rename(old, self.root)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+
     def abort(self) -> None:
         """Discard everything written so far; ``root`` is left untouched."""
+        if self._closed:
+            return
         if self._open is not None:
             self._open.abort()
         shutil.rmtree(self._staging, ignore_errors=True)
+        self._release()
         self._closed = True
 
     def __enter__(self) -> LogWriter:
@@ -449,35 +715,79 @@ class DrivingLog:
             raise LogFormatError(
                 f"{index_path}: not found; {self.root} is not a complete lnn_drive dataset{hint}"
             )
-        try:
-            index = json.loads(index_path.read_text())
-        except json.JSONDecodeError as e:
-            raise LogFormatError(f"{index_path}: invalid JSON ({e})") from e
+        index = _read_json_object(index_path)
         if index.get("format") != FORMAT_NAME:
             raise LogFormatError(
                 f"{index_path}: format is {index.get('format')!r}, expected {FORMAT_NAME!r}"
             )
-        if int(index.get("version", -1)) > FORMAT_VERSION:
+        version = index.get("version", -1)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise LogFormatError(f"{index_path}: version must be an integer, got {version!r}")
+        if version > FORMAT_VERSION:
             raise LogFormatError(
-                f"{index_path}: format version {index['version']} is newer than this reader ({FORMAT_VERSION})"
+                f"{index_path}: format version {version} is newer than this reader ({FORMAT_VERSION})"
             )
         self.meta = DatasetMeta.from_json(index, where=str(index_path))
+        listed = index.get("episodes", [])
+        if not isinstance(listed, list):
+            raise LogFormatError(f"{index_path}: 'episodes' must be a list, got {listed!r}")
+        episodes_dir = (self.root / "episodes").resolve()
+        if episodes_dir.parent != self.root.resolve():
+            raise LogFormatError(
+                f"{self.root / 'episodes'}: resolves to {episodes_dir}, outside the dataset"
+            )
         self.episodes: list[EpisodeInfo] = []
-        for entry in index.get("episodes", []):
-            ep_dir = self.root / "episodes" / entry["name"]
+        seen: set[str] = set()
+        for k, entry in enumerate(listed):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            where = f"{index_path}, episodes[{k}]"
+            if not isinstance(name, str) or not EPISODE_NAME.fullmatch(name):
+                raise LogFormatError(
+                    f"{where}: episode name {name!r} is not of the form ep_00000; "
+                    "refusing to read outside the dataset"
+                )
+            if name in seen:
+                raise LogFormatError(f"{where}: episode {name} is listed twice")
+            seen.add(name)
+            ep_dir = self.root / "episodes" / name
+            if ep_dir.resolve().parent != episodes_dir:
+                raise LogFormatError(
+                    f"{where}: episode {name} resolves to {ep_dir.resolve()}, outside "
+                    f"{episodes_dir} (symbolic link?); refusing to read it"
+                )
             ep_json = ep_dir / "episode.json"
+            if ep_json.is_symlink() and ep_json.resolve().parent != ep_dir.resolve():
+                raise LogFormatError(f"{ep_json}: a symbolic link out of the episode; refusing it")
             if not ep_json.is_file():
                 raise LogFormatError(
-                    f"{ep_json}: missing; episode {entry['name']} is listed in {index_path}"
+                    f"{ep_json}: missing; episode {name} is listed in {index_path}"
                 )
-            ed = json.loads(ep_json.read_text())
+            ed = _read_json_object(ep_json)
+            num_frames = ed.get("num_frames")
+            if not isinstance(num_frames, int) or isinstance(num_frames, bool) or num_frames < 1:
+                raise LogFormatError(
+                    f"{ep_json}: num_frames must be a positive integer, got {num_frames!r}"
+                )
+            duration = ed.get("duration_s")
+            if (
+                not isinstance(duration, int | float)
+                or isinstance(duration, bool)
+                or not math.isfinite(duration)
+                or duration < 0
+            ):
+                raise LogFormatError(
+                    f"{ep_json}: duration_s must be a non-negative number, got {duration!r}"
+                )
+            meta = ed.get("meta", {})
+            if not isinstance(meta, dict):
+                raise LogFormatError(f"{ep_json}: meta must be an object, got {meta!r}")
             self.episodes.append(
                 EpisodeInfo(
-                    name=entry["name"],
+                    name=name,
                     path=ep_dir,
-                    num_frames=int(ed["num_frames"]),
-                    duration_s=float(ed["duration_s"]),
-                    meta=dict(ed.get("meta", {})),
+                    num_frames=num_frames,
+                    duration_s=float(duration),
+                    meta=meta,
                 )
             )
         if not self.episodes:
@@ -490,6 +800,16 @@ class DrivingLog:
     def num_frames(self) -> int:
         return sum(e.num_frames for e in self.episodes)
 
+    def _episode_file(self, ep: EpisodeInfo, name: str) -> Path:
+        """``ep.path / name``, refused if a symbolic link leads it out of the episode."""
+        path = ep.path / name
+        if path.is_symlink() and path.resolve().parent != ep.path.resolve():
+            raise LogFormatError(
+                f"{path}: a symbolic link to {path.resolve()}, outside the episode; "
+                "refusing to read it"
+            )
+        return path
+
     def video_path(self, ep: EpisodeInfo) -> Path:
         return ep.path / ENCODINGS[self.meta.encoding][0]
 
@@ -499,13 +819,9 @@ class DrivingLog:
         Returns:
             Column name -> float64 array of shape (num_frames,), ``timestamp`` first.
         """
-        path = ep.path / "signals.csv"
+        path = self._episode_file(ep, "signals.csv")
         expected = ["timestamp", *self.meta.signal_names]
-        try:
-            with open(path, newline="") as f:
-                rows = list(csv.reader(f))
-        except OSError as e:
-            raise LogFormatError(f"{path}: cannot read ({e})") from e
+        rows = read_csv_rows(path)
         if not rows or rows[0] != expected:
             raise LogFormatError(
                 f"{path}: header {rows[0] if rows else None} != expected {expected}"
@@ -537,7 +853,7 @@ class DrivingLog:
 
     def iter_frames(self, ep: EpisodeInfo) -> Iterator[np.ndarray]:
         """Decode frames one by one as RGB uint8 (H, W, 3), checking shape and count."""
-        path = self.video_path(ep)
+        path = self._episode_file(ep, self.video_path(ep).name)
         if not path.is_file():
             raise LogFormatError(f"{path}: missing frame file for episode {ep.name}")
         cap = cv2.VideoCapture(str(path))

@@ -132,8 +132,14 @@ class Preprocess:
         Returns:
             float32 tensor of the same shape.
         """
+        fresh = x.dtype == torch.uint8  # then .float() is a new tensor we may overwrite
         x = x.float()
         n = x.shape[-3] * x.shape[-2] * x.shape[-1]
-        mean = x.mean(dim=(-3, -2, -1), keepdim=True)
-        std = x.std(dim=(-3, -2, -1), keepdim=True, unbiased=False)
-        return (x - mean) / std.clamp_min(1.0 / n**0.5)
+        dims = (-3, -2, -1)
+        mean = x.mean(dim=dims, keepdim=True)
+        d = x.sub_(mean) if fresh else x - mean
+        # two-pass variance, in place where possible: torch's ``std``/``var`` reduction and
+        # fresh multi-megabyte temporaries were the largest single cost of a batched
+        # closed-loop step on CPU (docs/benchmarks.md, "closed-loop evaluation")
+        std = d.square().mean(dim=dims, keepdim=True).sqrt().clamp_min(1.0 / n**0.5)
+        return d.div_(std) if fresh else d / std

@@ -27,6 +27,10 @@ def steering_to_curvature(
         max_steer_deg: Wheel angle at normalised steering 1.
         wheelbase_m: Distance between axles.
         sign: +1 if positive input steers left, -1 if positive steers right (Udacity).
+
+    Raises:
+        ValueError: a bad option, or a value whose wheel angle is not strictly within
+            +-90 degrees (or not finite), where ``tan`` would wrap into a wrong label.
     """
     if unit not in STEERING_UNITS:
         raise ValueError(f"steering unit {unit!r} is not one of {STEERING_UNITS}")
@@ -45,6 +49,14 @@ def steering_to_curvature(
         delta = np.deg2rad(x)
     else:
         delta = x
+    bad = np.flatnonzero(~(np.abs(delta) < np.pi / 2))  # tan wraps at 90 deg; NaN too
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"steering {np.ravel(x)[i]:g} ({unit}) at index {i} is a wheel angle of "
+            f"{np.rad2deg(np.ravel(delta)[i]):g} deg, not within +-90 deg; "
+            f"{bad.size} value(s) affected"
+        )
     return sign * np.tan(delta) / wheelbase_m
 
 

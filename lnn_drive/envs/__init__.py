@@ -1,19 +1,12 @@
 """Simulated driving environments, their renderer and privileged experts.
 
-Importing this package registers ``lnn_drive/LaneKeeping-v0`` with gymnasium.
+Importing ``lnn_drive`` registers ``lnn_drive/LaneKeeping-v0`` (the easy task) and
+``lnn_drive/LaneKeepingHard-v0`` (the hard profile) and the adapted external environments
+(``lnn_drive/CarRacing-v3``, see ``lnn_drive.envs.adapters``) with gymnasium.
 """
-
-from gymnasium.envs.registration import register, registry
 
 from lnn_drive.envs.config import LABEL_CLASSES, MAX_CURVATURE, PRESETS, EnvConfig
 from lnn_drive.envs.factory import ENV_ID, env_fn, make_env
-
-if ENV_ID not in registry:
-    register(
-        id=ENV_ID,
-        entry_point="lnn_drive.envs.lane_keeping:LaneKeepingEnv",
-        max_episode_steps=1000,
-    )
 
 __all__ = [
     "ENV_ID",

@@ -14,6 +14,10 @@ from typing import Any
 #: Bound of the action (path curvature, 1/m): a 10 m turning radius.
 MAX_CURVATURE = 0.1
 
+#: Largest camera image (height, width) in pixels: beyond it the streamed ground texture
+#: and the frame buffers would take gigabytes.
+MAX_RESOLUTION = (1080, 1920)
+
 #: Semantic classes of :meth:`LaneKeepingEnv.render_labels`.
 LABEL_CLASSES: dict[int, str] = {0: "sky", 1: "ground", 2: "road", 3: "marking", 4: "object"}
 
@@ -201,7 +205,7 @@ class EnvConfig:
         preset: Appearance preset, one of :data:`PRESETS`.
         speed: Constant forward speed (m/s).
         fps: Control and camera rate (Hz); one step lasts ``1 / fps`` s.
-        height, width: Camera image size (pixels).
+        height, width: Camera image size (pixels, at most :data:`MAX_RESOLUTION`).
         fov_deg: Horizontal field of view (degrees, in (10, 150)).
         cam_height: Camera height above the road (m).
         pitch_deg: Downward camera pitch (degrees, in [-20, 45]).
@@ -226,6 +230,27 @@ class EnvConfig:
             ``max_episode_steps`` at ``speed`` plus the view distance.
         expert: Privileged expert giving ``info["expert_action"]``: ``"stanley"``
             (curvature feed-forward plus lateral/heading feedback) or ``"pure_pursuit"``.
+        speed_max: ``None``: constant ``speed``; else each episode's speed is drawn
+            uniformly from ``[speed, speed_max]`` m/s.
+        marking_fade: Fraction of each road's length (in [0, 0.9]) whose lane markings are
+            faded or missing, in stretches of 30-120 m.
+        marking_missing: Share of those stretches where the markings are missing
+            altogether (the others keep 15-50 % of their contrast).
+        pitch_jitter_deg, roll_jitter_deg: Standard deviation (degrees) of the camera's
+            pitch and roll jitter (a first-order autoregressive process, correlation
+            ``jitter_corr`` per step); the frame is warped by the rotation's homography.
+        jitter_corr: Step-to-step correlation of the jitter in [0, 1).
+        frame_repeat_prob: Probability per step that the camera delivers the previous
+            frame again (``info["frame_status"] == 1``).
+        frame_drop_prob: Probability per step that the frame is lost and the observation is
+            black (``info["frame_status"] == 2``).
+        parked_density: Parked vehicles per 100 m on the right shoulder.
+        oncoming_density: Oncoming vehicles per 100 m in the left lane.
+        oncoming_speed: Speed (m/s) of oncoming vehicles.
+        expert_compensation: The expert knows ``actuation_lag`` (reads the road further
+            ahead and leads the lag); off by default so that older configs keep their labels.
+        strict_departure: ``info["departures_1m"]`` counts the times ``|lateral_offset|``
+            exceeded this (m; the stricter failure notion, 1 m by default).
     """
 
     preset: str = "summer"
@@ -249,6 +274,19 @@ class EnvConfig:
     start_s: float = 10.0
     road_length: float | None = None
     expert: str = "stanley"
+    speed_max: float | None = None
+    marking_fade: float = 0.0
+    marking_missing: float = 0.5
+    pitch_jitter_deg: float = 0.0
+    roll_jitter_deg: float = 0.0
+    jitter_corr: float = 0.9
+    frame_repeat_prob: float = 0.0
+    frame_drop_prob: float = 0.0
+    parked_density: float = 0.0
+    oncoming_density: float = 0.0
+    oncoming_speed: float = 15.0
+    expert_compensation: bool = False
+    strict_departure: float = 1.0
 
     def __post_init__(self) -> None:
         appearance(self.preset)
@@ -267,8 +305,10 @@ class EnvConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"env.{name} must be a positive integer, got {v!r}")
-        check("height", self.height >= 8, ">= 8 pixels")
-        check("width", self.width >= 8, ">= 8 pixels")
+        check(
+            "height", 8 <= self.height <= MAX_RESOLUTION[0], f"in [8, {MAX_RESOLUTION[0]}] pixels"
+        )
+        check("width", 8 <= self.width <= MAX_RESOLUTION[1], f"in [8, {MAX_RESOLUTION[1]}] pixels")
         check("speed", 0 < num("speed") <= 40, "in (0, 40] m/s")
         check("fps", 1 <= num("fps") <= 1000, "in [1, 1000] Hz")
         check("fov_deg", 10 < num("fov_deg") < 150, "in (10, 150) degrees")
@@ -291,6 +331,29 @@ class EnvConfig:
         if self.road_length is not None:
             check("road_length", 50 <= num("road_length") <= 100_000, "None or in [50, 100000] m")
         check("expert", self.expert in EXPERTS, f"one of {EXPERTS}")
+        if self.speed_max is not None:
+            check(
+                "speed_max",
+                num("speed") <= num("speed_max") <= 40,
+                f"None or in [speed, 40] m/s (speed is {self.speed})",
+            )
+        check("marking_fade", 0 <= num("marking_fade") <= 0.9, "in [0, 0.9]")
+        check("marking_missing", 0 <= num("marking_missing") <= 1, "in [0, 1]")
+        check("pitch_jitter_deg", 0 <= num("pitch_jitter_deg") <= 5, "in [0, 5] degrees")
+        check("roll_jitter_deg", 0 <= num("roll_jitter_deg") <= 10, "in [0, 10] degrees")
+        check("jitter_corr", 0 <= num("jitter_corr") < 1, "in [0, 1)")
+        check("frame_repeat_prob", 0 <= num("frame_repeat_prob") <= 0.5, "in [0, 0.5]")
+        check("frame_drop_prob", 0 <= num("frame_drop_prob") <= 0.5, "in [0, 0.5]")
+        check("parked_density", 0 <= num("parked_density") <= 20, "in [0, 20] per 100 m")
+        check("oncoming_density", 0 <= num("oncoming_density") <= 20, "in [0, 20] per 100 m")
+        check("oncoming_speed", 0 <= num("oncoming_speed") <= 40, "in [0, 40] m/s")
+        check("expert_compensation", isinstance(self.expert_compensation, bool), "true or false")
+        check("strict_departure", 0 < num("strict_departure") <= 5, "in (0, 5] m")
+
+    @property
+    def top_speed(self) -> float:
+        """The fastest speed an episode can have (m/s)."""
+        return self.speed if self.speed_max is None else self.speed_max
 
     @property
     def dt(self) -> float:
@@ -306,6 +369,13 @@ class EnvConfig:
         return appearance(self.preset)
 
     @classmethod
+    def from_profile(cls, profile: str = "easy", **overrides: Any) -> EnvConfig:
+        """The fields of a task profile (:data:`PROFILES`) plus overrides."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown env profile {profile!r}; valid profiles: {list(PROFILES)}")
+        return cls.from_mapping(PROFILES[profile], **overrides)
+
+    @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any] | None = None, **overrides: Any) -> EnvConfig:
         """Build from a mapping (e.g. the ``env`` Hydra group) plus overrides. Keys that are
         not fields raise ``ValueError`` naming them, except ``id`` (the registered id)."""
@@ -318,6 +388,32 @@ class EnvConfig:
         return cls(**d)
 
 
+#: Task profiles: the fields each one changes from the :class:`EnvConfig` defaults.
+#: ``easy`` is today's task; ``hard`` discriminates between models (docs/simulator.md,
+#: "The hard profile"): actuation lag and steering noise, 15-20 m/s, sharper bends, faded
+#: or missing markings, camera jitter, repeated and dropped frames, parked and oncoming
+#: vehicles. ``conf/env/lane_keeping_hard.yaml`` says the same (a test checks it).
+PROFILES: dict[str, dict[str, Any]] = {
+    "easy": {},
+    "hard": {
+        "speed": 15.0,
+        "speed_max": 20.0,
+        "actuation_lag": 0.2,
+        "steer_noise_std": 0.003,
+        "max_road_curvature": 0.05,
+        "marking_fade": 0.3,
+        "marking_missing": 0.5,
+        "pitch_jitter_deg": 0.7,
+        "roll_jitter_deg": 1.5,
+        "frame_repeat_prob": 0.03,
+        "frame_drop_prob": 0.02,
+        "parked_density": 1.5,
+        "oncoming_density": 1.0,
+        "oncoming_speed": 15.0,
+        "expert_compensation": True,
+    },
+}
+
 __all__ = [
     "CRASH_MODES",
     "EXPERTS",
@@ -325,6 +421,7 @@ __all__ = [
     "MAX_CURVATURE",
     "OBJECT_KINDS",
     "PRESETS",
+    "PROFILES",
     "Appearance",
     "EnvConfig",
     "appearance",

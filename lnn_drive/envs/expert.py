@@ -38,6 +38,9 @@ class LaneExpert:
         preview: Time (s) ahead at which ``stanley`` reads the lane curvature; covers the
             actuation lag and the one-step delay of discrete control.
         lookahead: ``pure_pursuit`` look-ahead distance (m).
+        lag: The car's actuation lag (s, first-order time constant) the expert knows of:
+            ``stanley`` reads the curvature ``max(preview, lag)`` ahead, ``pure_pursuit``
+            adds ``lag x speed`` to its look-ahead (docs/simulator.md, "Calibration").
     """
 
     kind: str = "stanley"
@@ -46,10 +49,13 @@ class LaneExpert:
     zeta: float = 0.9
     preview: float = 0.1
     lookahead: float = 7.0
+    lag: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in EXPERTS:
             raise ValueError(f"expert kind must be one of {EXPERTS}, got {self.kind!r}")
+        if not self.lag >= 0:
+            raise ValueError(f"expert lag must be >= 0 s, got {self.lag}")
 
     def action(
         self,
@@ -65,7 +71,7 @@ class LaneExpert:
         """Clean curvature command (1/m), clipped to the action bound."""
         d_lane = road.lane_centre
         if self.kind == "stanley":
-            k_road = road.curvature_at(s + self.preview * self.speed)
+            k_road = road.curvature_at(s + max(self.preview, self.lag) * self.speed)
             k_lane = k_road / (1.0 - d_lane * k_road)  # parallel curve at offset d_lane
             k1 = (self.omega / self.speed) ** 2
             k2 = 2 * self.zeta * self.omega / self.speed
@@ -73,7 +79,7 @@ class LaneExpert:
                 math.cos(heading_error), 0.2
             )
         else:
-            tx, ty, _ = road.pose(s + self.lookahead, d_lane)
+            tx, ty, _ = road.pose(s + self.lookahead + self.lag * self.speed, d_lane)
             dx, dy = tx - x, ty - y
             ly = -dx * math.sin(yaw) + dy * math.cos(yaw)
             k = 2.0 * ly / (dx * dx + dy * dy)
@@ -95,7 +101,9 @@ def drive_expert(
     (``first_seed``, ``first_seed + 1``, ...) in terminate-on-crash mode.
 
     Returns:
-        ``{"km", "episodes", "crashes", "max_abs_offset", "mean_abs_offset", "seeds"}``.
+        ``{"km", "episodes", "crashes", "departures_1m", "lane_departures",
+        "max_abs_offset", "mean_abs_offset", "seeds"}`` (departures: excursions beyond
+        1 m and beyond the lane's marking, see ``info["departures_1m"]``).
     """
     from itertools import count
 
@@ -104,11 +112,19 @@ def drive_expert(
 
     env = make_env(env_cfg, render_mode=None, crash_mode="terminate")
     offsets = {"max": 0.0, "sum": 0.0}
+    counts = {"departures_1m": 0, "lane_departures": 0}
+    last = {"departures_1m": 0, "lane_departures": 0, "distance": 0.0}
 
     def track(info: Mapping[str, Any]) -> None:  # the offset each step reaches
         off = abs(float(info["lateral_offset"]))
         offsets["max"] = max(offsets["max"], off)
         offsets["sum"] += off
+        new_episode = float(info["distance"]) < last["distance"]
+        last["distance"] = float(info["distance"])
+        for key in counts:  # the env counts per episode
+            c = int(info[key])
+            counts[key] += c - (0 if new_episode else last[key])
+            last[key] = c
 
     try:
         stats = record_episodes(
@@ -125,6 +141,7 @@ def drive_expert(
         "km": stats.distance_m / 1000.0,
         "episodes": stats.episodes,
         "crashes": stats.terminations,
+        **counts,
         "max_abs_offset": offsets["max"],
         "mean_abs_offset": offsets["sum"] / max(stats.frames, 1),
         "seeds": (first_seed, first_seed + stats.episodes - 1),

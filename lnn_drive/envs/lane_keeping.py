@@ -11,18 +11,11 @@ import numpy as np
 
 from lnn_drive.envs.config import MAX_CURVATURE, EnvConfig
 from lnn_drive.envs.expert import LaneExpert
+from lnn_drive.envs.ground import RES0, TILES, GroundTexture, texture_layout
 from lnn_drive.envs.render import Camera, Renderer, camera_tables, view_extents
-from lnn_drive.envs.road import (
-    DS,
-    RES0,
-    TILES,
-    GroundTexture,
-    generate_objects,
-    generate_road,
-    project,
-    shadow_polygons,
-    texture_layout,
-)
+from lnn_drive.envs.road import DS, generate_road, project
+from lnn_drive.envs.scenery import generate_objects, shadow_polygons
+from lnn_drive.envs.traffic import Traffic
 
 #: Reward of the step on which the car leaves its lane.
 CRASH_REWARD = -10.0
@@ -45,13 +38,17 @@ class LaneKeepingEnv(gym.Env):
     that cast shadows. The agent steers; the task is to stay in the right lane. Each reset
     seed generates a different road and object layout; appearance presets (``summer``,
     ``autumn``, ``winter``, ``dusk``, ``fog``) change colours, lighting and fog, for
-    out-of-distribution tests.
+    out-of-distribution tests. The ``hard`` task profile (``profile="hard"``,
+    ``lnn_drive/LaneKeepingHard-v0``) adds actuation lag and steering noise, a speed of
+    15-20 m/s drawn per episode, sharper bends, faded or missing lane markings, camera
+    pitch/roll jitter, repeated and dropped frames, and parked and oncoming vehicles.
 
     ## Action Space
 
     ``Box(-0.1, 0.1, (1,), float32)``: path curvature in 1/m (positive turns left; 0.1 is a
     10 m radius). Out-of-bounds values are clipped to the bound; NaN or infinite values,
-    or a wrong shape, raise ``ValueError``. The car follows a kinematic bicycle model at
+    a wrong shape, or anything that is not a real number (a string, a complex number,
+    None, a bool) raise ``ValueError``. The car follows a kinematic bicycle model at
     constant ``speed``: heading rate = speed x executed curvature, where the executed
     curvature lags the command by a first-order lag of time constant ``actuation_lag``
     and gets Gaussian noise of ``steer_noise_std`` (both 0 by default).
@@ -94,12 +91,17 @@ class LaneKeepingEnv(gym.Env):
     ``on_road`` (bool, within the crash threshold), ``interventions`` (count so far),
     ``intervened`` (bool, this step), ``expert_action`` (the privileged expert's clean
     curvature for the current state, 1/m), ``x``, ``y`` (world position, m), ``s`` (arc
-    length along the road, m) and ``command`` (the executed curvature of the last step).
+    length along the road, m), ``command`` (the executed curvature of the last step),
+    ``speed`` (m/s), the stricter failure notions ``departure_1m`` / ``departures_1m``
+    (``|lateral_offset|`` beyond ``strict_departure``, 1 m: now / excursions so far) and
+    ``lane_departure`` / ``lane_departures`` (beyond ``lane_width / 2``), and
+    ``frame_status`` (0 fresh, 1 the previous frame repeated, 2 a black, dropped frame).
 
     ## Arguments
 
     ``gymnasium.make("lnn_drive/LaneKeeping-v0", render_mode="rgb_array", config=None,
-    **fields)``: ``config`` is an :class:`~lnn_drive.envs.config.EnvConfig`; keyword
+    profile=None, **fields)``: ``config`` is an :class:`~lnn_drive.envs.config.EnvConfig`,
+    ``profile`` the name of a task profile (``"easy"``, ``"hard"``; not both); keyword
     arguments override its fields (``preset="fog"``, ``speed=12.0``, ``crash_mode=
     "intervene"``, ...). Invalid values raise ``ValueError`` naming the field.
     """
@@ -107,13 +109,21 @@ class LaneKeepingEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
     def __init__(
-        self, render_mode: str | None = None, config: EnvConfig | None = None, **overrides: Any
+        self,
+        render_mode: str | None = None,
+        config: EnvConfig | None = None,
+        profile: str | None = None,
+        **overrides: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}"
             )
-        if config is None:
+        if profile is not None:
+            if config is not None:
+                raise ValueError("give either config or profile, not both")
+            config = EnvConfig.from_profile(profile, **overrides)
+        elif config is None:
             config = EnvConfig(**overrides)
         elif overrides:
             config = EnvConfig.from_mapping(
@@ -129,7 +139,8 @@ class LaneKeepingEnv(gym.Env):
         )
         self.action_space = gym.spaces.Box(-MAX_CURVATURE, MAX_CURVATURE, (1,), np.float32)
         self.observation_space = gym.spaces.Box(0, 255, (config.height, config.width, 3), np.uint8)
-        self.expert = LaneExpert(kind=config.expert, speed=config.speed)
+        self.speed = config.speed
+        self.expert = self._make_expert(config.speed)
         # the streamed texture's size follows from what the camera sees (checked now, so
         # that an impossible camera is rejected at construction)
         _, corners = camera_tables(
@@ -165,7 +176,7 @@ class LaneKeepingEnv(gym.Env):
         if abs(he0) > math.pi / 2:
             raise ValueError(f"reset option heading_error must be in [-pi/2, pi/2], got {he0}")
         length = cfg.road_length or (
-            cfg.max_episode_steps * self._step_len * 1.05 + cfg.view_distance + 60.0
+            cfg.max_episode_steps * cfg.top_speed * self.dt * 1.05 + cfg.view_distance + 60.0
         )
         length = max(length, s0 + cfg.view_distance + 60.0)
         rng = self.np_random
@@ -196,11 +207,15 @@ class LaneKeepingEnv(gym.Env):
         self._end_s = self.road.length - cfg.view_distance - 20.0
         self.objects = objs
         self.sun_azimuth = sun
+        self._reset_hard_features(rng, ground, s0)
         self._place(s0, lo0, he0)
         self.distance = 0.0
         self.interventions = 0
+        self.departures_1m = self.lane_departures = 0
+        self._off_1m = self._off_lane = False
+        self.frame_status = 0
         self.last_command = float(self._kappa)
-        self._obs = self.renderer.render(self.x, self.y, self.yaw, self.s)
+        self._obs = self._render_frame()
         return self._obs, self._info(False)
 
     def step(self, action):
@@ -226,6 +241,7 @@ class LaneKeepingEnv(gym.Env):
         self._locate()
         self.distance += L
         reward = (self.s - s_prev) / L - (self.lateral_offset / self._threshold) ** 2
+        self._count_departures(abs(self.lateral_offset))
         terminated = False
         intervened = False
         if abs(self.lateral_offset) > self._threshold:
@@ -237,7 +253,9 @@ class LaneKeepingEnv(gym.Env):
                 intervened = True
                 self._place(self.s, 0.0, 0.0)
         truncated = self.s >= self._end_s
-        self._obs = self.renderer.render(self.x, self.y, self.yaw, self.s)
+        if self.traffic is not None:
+            self.traffic.step(self.dt)
+        self._obs = self._camera_frame()
         return self._obs, float(reward), terminated, bool(truncated), self._info(intervened)
 
     def render(self) -> np.ndarray | None:
@@ -254,9 +272,96 @@ class LaneKeepingEnv(gym.Env):
         4 object)."""
         if self.road is None:
             raise RuntimeError("call reset() before render_labels()")
-        return self.renderer.render_labels(self.x, self.y, self.yaw, self.s)
+        return self.renderer.render_labels(
+            self.x, self.y, self.yaw, self.s, extra=self._vehicles(), tilt=self._tilt
+        )
 
     # -------------------------------------------------------------------- internals
+
+    def _make_expert(self, speed: float) -> LaneExpert:
+        return LaneExpert(
+            kind=self.config.expert,
+            speed=speed,
+            lag=self.config.actuation_lag if self.config.expert_compensation else 0.0,
+        )
+
+    def _reset_hard_features(self, rng: np.random.Generator, ground: Any, s0: float) -> None:
+        """Draw what the hard profile adds (episode speed, faded markings, vehicles,
+        camera jitter). Each draws from ``rng`` only when enabled, after everything the
+        easy task draws, so that the easy task stays what it was."""
+        cfg = self.config
+        if cfg.speed_max is not None:
+            self.speed = float(rng.uniform(cfg.speed, cfg.speed_max))
+            self.expert = self._make_expert(self.speed)
+        self._step_len = self.speed * self.dt
+        if cfg.marking_fade > 0:
+            ground.fade_markings(self._fade_stretches(rng))
+        self.traffic = None
+        if cfg.parked_density > 0 or cfg.oncoming_density > 0:
+            self.traffic = Traffic(
+                rng,
+                self.road,
+                parked_density=cfg.parked_density,
+                oncoming_density=cfg.oncoming_density,
+                oncoming_speed=cfg.oncoming_speed,
+                horizon=cfg.max_episode_steps * self.dt,
+                start=max(s0 - 20.0, 0.0),
+            )
+        self._jitter_std = np.radians([cfg.pitch_jitter_deg, cfg.roll_jitter_deg])
+        self._jitter = self._jitter_std * rng.standard_normal(2) if self._jitter_std.any() else None
+        self._tilt: tuple[float, float] | None = None
+
+    def _fade_stretches(self, rng: np.random.Generator) -> np.ndarray:
+        """(F, 3) stretches ``(s0, s1, contrast)`` covering about ``marking_fade`` of the road."""
+        cfg = self.config
+        out, s = [], 0.0
+        gap = 75.0 * (1 - cfg.marking_fade) / cfg.marking_fade  # mean length between stretches
+        while True:
+            s += rng.exponential(gap)
+            n = rng.uniform(30.0, 120.0)
+            if s >= self.road.length:
+                break
+            missing = rng.random() < cfg.marking_missing
+            out.append((s, s + n, 0.0 if missing else rng.uniform(0.15, 0.5)))
+            s += n
+        return np.asarray(out, np.float64).reshape(-1, 3)
+
+    def _vehicles(self) -> np.ndarray | None:
+        return None if self.traffic is None else self.traffic.near(self.s)
+
+    def _render_frame(self) -> np.ndarray:
+        if self._jitter is not None:
+            self._tilt = (float(self._jitter[0]), float(self._jitter[1]))
+        return self.renderer.render(
+            self.x, self.y, self.yaw, self.s, extra=self._vehicles(), tilt=self._tilt
+        )
+
+    def _camera_frame(self) -> np.ndarray:
+        """The next observation: a fresh frame, the previous one again, or a black one."""
+        cfg = self.config
+        if self._jitter is not None:
+            r = cfg.jitter_corr
+            self._jitter = r * self._jitter + math.sqrt(1 - r * r) * self._jitter_std * (
+                self.np_random.standard_normal(2)
+            )
+        self.frame_status = 0
+        if cfg.frame_repeat_prob > 0 or cfg.frame_drop_prob > 0:
+            u = float(self.np_random.random())
+            if u < cfg.frame_drop_prob:
+                self.frame_status = 2
+                return np.zeros_like(self._obs)
+            if u < cfg.frame_drop_prob + cfg.frame_repeat_prob:
+                self.frame_status = 1
+                return self._obs.copy()
+        return self._render_frame()
+
+    def _count_departures(self, off: float) -> None:
+        """Count the times ``|offset|`` first exceeds 1 m and the lane's half-width."""
+        off_1m = off > self.config.strict_departure
+        off_lane = off > self.config.lane_width / 2
+        self.departures_1m += int(off_1m and not self._off_1m)
+        self.lane_departures += int(off_lane and not self._off_lane)
+        self._off_1m, self._off_lane = off_1m, off_lane
 
     @staticmethod
     def _finite_option(opts: Mapping[str, Any], name: str, default: float) -> float:
@@ -270,15 +375,22 @@ class LaneKeepingEnv(gym.Env):
         return v
 
     def _action(self, action: Any) -> float:
-        if isinstance(action, np.ndarray) and action.shape == (1,):
+        if isinstance(action, np.ndarray) and action.shape == (1,) and action.dtype.kind == "f":
             k = float(action[0])
         else:
-            try:
-                arr = np.asarray(action, dtype=np.float64)
-            except (TypeError, ValueError):
+            # refuse what a curvature cannot be instead of coercing it: a string ("0.1"),
+            # a complex number (its imaginary part would be dropped), None, a bool
+            arr = None
+            if action is not None and not isinstance(action, str | bytes | bool | np.bool_):
+                try:
+                    arr = np.asarray(action)
+                except (TypeError, ValueError):
+                    arr = None
+            if arr is None or arr.dtype.kind not in "fiu":
                 raise ValueError(
-                    f"action must be a curvature (a number or an array of shape (1,)), got {action!r}"
-                ) from None
+                    "action must be a real curvature (a number or an array of shape (1,), "
+                    f"1/m), got {action!r}"
+                )
             if arr.size != 1 or arr.ndim > 1:
                 raise ValueError(
                     f"action must have shape (1,) (path curvature, 1/m), got shape {arr.shape}"
@@ -308,7 +420,6 @@ class LaneKeepingEnv(gym.Env):
         self.road_curvature = k
 
     def _info(self, intervened: bool) -> dict[str, Any]:
-        cfg = self.config
         expert = self.expert.action(
             self.road,
             x=self.x,
@@ -323,7 +434,7 @@ class LaneKeepingEnv(gym.Env):
             "heading_error": self.heading_error,
             "distance": self.distance,
             "road_curvature": self.road_curvature,
-            "road_curvature_ahead": self.road.curvature_at(self.s + cfg.speed),
+            "road_curvature_ahead": self.road.curvature_at(self.s + self.speed),
             "on_road": abs(self.lateral_offset) <= self._threshold,
             "interventions": self.interventions,
             "intervened": intervened,
@@ -332,4 +443,10 @@ class LaneKeepingEnv(gym.Env):
             "x": self.x,
             "y": self.y,
             "s": self.s,
+            "speed": self.speed,
+            "departure_1m": self._off_1m,
+            "departures_1m": self.departures_1m,
+            "lane_departure": self._off_lane,
+            "lane_departures": self.lane_departures,
+            "frame_status": self.frame_status,
         }

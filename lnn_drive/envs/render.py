@@ -2,7 +2,7 @@
 
 The ground is a plane, so each image row sees the ground at one forward distance and the
 ground point of a pixel moves linearly along the row: the ground image is a homography of
-the top-down texture (:class:`~lnn_drive.envs.road.GroundTexture`), evaluated by a numba
+the top-down texture (:class:`~lnn_drive.envs.ground.GroundTexture`), evaluated by a numba
 kernel that walks each row with two additions per pixel and picks a mip level per row.
 Rows above the horizon (or beyond the view distance) come from a 360-degree sky panorama
 with a hill silhouette that scrolls with the car's heading. Roadside objects are
@@ -22,28 +22,15 @@ import numpy as np
 from numba import njit
 
 from lnn_drive.envs.config import OBJECT_KINDS, Appearance
-from lnn_drive.envs.road import (
-    N_OBJ_COLS,
-    OB,
-    OG,
-    OH,
-    OKIND,
-    OR,
-    OSEED,
-    OW,
-    OX,
-    OY,
-    GroundTexture,
-)
+from lnn_drive.envs.ground import GroundTexture
+from lnn_drive.envs.scenery import N_OBJ_COLS, OB, OG, OH, OKIND, OR, OSEED, OW, OX, OY
 
 # Rows of the per-row table.
 R_OK, R_LEVEL, R_G, R_LAT0, R_DLAT, R_FOG = range(6)
-# Entries of the parameter vector passed to the kernel.
-(P_X, P_Y, P_YAW, P_F, P_CX, P_CY, P_H, P_PITCH, P_FOGD, P_LIGHT, P_SPARSE, P_VIEW, P_LIT) = range(
-    13
-)
-P_FOG_RGB = 13
-N_PARAMS = 16
+#: Extra object-table rows to draw (vehicles), or none.
+Extra = np.ndarray | None
+#: Extra camera (pitch, roll) in rad, or none.
+Tilt = tuple[float, float] | None
 #: Objects farther than this (m) are not drawn (they are sub-pixel and fogged anyway).
 OBJECT_VIEW = 160.0
 #: Objects nearer than this (m, forward) are not drawn (they are beside or behind the camera).
@@ -217,7 +204,7 @@ class Renderer:
     Args:
         cam: The camera.
         ground: The streamed ground texture of the road.
-        objs: Object table (see :func:`~lnn_drive.envs.road.generate_objects`).
+        objs: Object table (see :func:`~lnn_drive.envs.scenery.generate_objects`).
         look: Appearance.
         rng: Randomness for the panorama.
         view_distance: Ground drawn up to this distance (m).
@@ -241,16 +228,11 @@ class Renderer:
             cam, view_distance, ground.res0, ground.levels, look.fog_distance
         )
         self.pano, self.pano_lab = sky_panorama(cam, self.rows, look, rng, view_distance)
-        cx, cy = cam.centre
-        params = np.zeros(N_PARAMS)
-        params[[P_F, P_CX, P_CY, P_H, P_PITCH]] = cam.focal, cx, cy, cam.cam_height, cam.pitch
-        params[P_FOGD] = look.fog_distance
-        params[P_LIGHT] = look.light
-        params[P_SPARSE] = look.crown_sparse
-        params[P_VIEW] = OBJECT_VIEW
-        params[P_LIT] = float(look.windows_lit)
-        params[P_FOG_RGB : P_FOG_RGB + 3] = look.fog_color
-        self.params = params
+        self.look = look
+        self.fog_rgb = np.asarray(look.fog_color, np.float64)
+        f, (cx, cy) = cam.focal, cam.centre
+        self._k = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1]])  # camera intrinsics
+        self._k_inv = np.linalg.inv(self._k)
         self.window_rgb = np.asarray(look.window, np.float64)
         self.trunk_rgb = np.asarray(look.trunk, np.float64)
         self.roof_rgb = np.asarray(look.roof, np.float64)
@@ -275,63 +257,81 @@ class Renderer:
             self.obj_s, s + OBJECT_VIEW + 30.0
         )
 
-    def render(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
-        """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``."""
-        self.ground.ensure(self.corners, x, y, yaw)
-        self._draw(self._buf32, self._nolab, False, x, y, yaw, s)
-        return cv2.cvtColor(self._buf, cv2.COLOR_RGBA2RGB)
+    def render(
+        self, x: float, y: float, yaw: float, s: float, *, extra: Extra = None, tilt: Tilt = None
+    ) -> np.ndarray:
+        """RGB uint8 (H, W, 3) frame from camera pose ``(x, y, yaw)`` at arc length ``s``.
 
-    def render_labels(self, x: float, y: float, yaw: float, s: float) -> np.ndarray:
+        Args:
+            extra: More object-table rows to draw (vehicles), depth-sorted with the
+                roadside objects.
+            tilt: Extra camera ``(pitch, roll)`` (rad): the frame is warped by the
+                rotation's homography (exact for a rotation about the camera centre).
+        """
+        self.ground.ensure(self.corners, x, y, yaw)
+        self._draw(self._buf32, self._nolab, False, x, y, yaw, s, extra)
+        rgb = cv2.cvtColor(self._buf, cv2.COLOR_RGBA2RGB)
+        return rgb if tilt is None else self._tilt(rgb, tilt, cv2.INTER_LINEAR)
+
+    def render_labels(
+        self, x: float, y: float, yaw: float, s: float, *, extra: Extra = None, tilt: Tilt = None
+    ) -> np.ndarray:
         """Semantic labels uint8 (H, W) for the same pose (classes in ``LABEL_CLASSES``)."""
         self.ground.ensure(self.corners, x, y, yaw, labels=True)
         lab = np.empty((self.cam.height, self.cam.width), np.uint8)
-        self._draw(self._nobuf, lab, True, x, y, yaw, s)
-        return lab
+        self._draw(self._nobuf, lab, True, x, y, yaw, s, extra)
+        return lab if tilt is None else self._tilt(lab, tilt, cv2.INTER_NEAREST)
 
-    def _draw(self, out, lab, labels, x, y, yaw, s) -> None:
-        p = self.params
-        p[P_X], p[P_Y], p[P_YAW] = x, y, yaw
+    def _tilt(self, img: np.ndarray, tilt: tuple[float, float], interp: int) -> np.ndarray:
+        pitch, roll = tilt
+        cp, sp, cr, sr = math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
+        rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])  # about the camera's x (right)
+        rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])  # about its optical axis
+        hom = self._k @ rz @ rx @ self._k_inv
+        h, w = img.shape[:2]
+        return cv2.warpPerspective(img, hom, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+    def _draw(self, out, lab, labels, x, y, yaw, s, extra=None) -> None:
+        cam, look, g = self.cam, self.look, self.ground
+        cx, cy = cam.centre
+        _sky_and_ground_pass(
+            out, lab, labels, self.rows, g.tex32, g.lab, g.grain, g.res, self.pano32,
+            self.pano_lab, x, y, yaw, cam.focal, cx, self.fog_rgb,
+        )  # fmt: skip
         i0, i1 = self._object_range(s)
-        g = self.ground
-        _render(
-            out,
-            lab,
-            labels,
-            p,
-            self.rows,
-            g.tex32,
-            g.lab,
-            g.grain,
-            g.res,
-            self.pano32,
-            self.pano_lab,
-            self.objs[i0:i1],
-            self.trunk_rgb,
-            self.roof_rgb,
-            self.window_rgb,
-        )
-
-
-@njit(cache=True, inline="always")
-def _hash(a, b, c):  # pragma: no cover - numba
-    h = np.uint32(a * 374761393 + b * 668265263 + c * 1274126177)
-    h = (h ^ (h >> np.uint32(13))) * np.uint32(1274126177)
-    return float((h ^ (h >> np.uint32(16))) & np.uint32(0xFFFF)) * (1.0 / 65536.0)
-
-
-KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_KINDS))
+        objs = self.objs[i0:i1]
+        if extra is not None and len(extra):
+            objs = np.concatenate([objs, extra])
+        _object_pass(
+            out, lab, labels, objs, x, y, yaw, cam.focal, cx, cy, cam.cam_height,
+            cam.pitch, look.fog_distance, look.light, look.crown_sparse, look.windows_lit,
+            self.fog_rgb, self.trunk_rgb, self.roof_rgb, self.window_rgb,
+        )  # fmt: skip
 
 
 @njit(cache=True, fastmath=True)
-def _render(
-    out, lab, labels, p, rows, tex, ltex, grain, res, pano, pano_lab, objs, trunk, roof, window
-):  # pragma: no cover
+def _sky_and_ground_pass(
+    out, lab, labels, rows, tex, ltex, grain, res, pano, pano_lab, x, y, yaw, focal, cx, fog_rgb
+):  # pragma: no cover - numba
+    """Pass 1: every row, from the sky panorama (rows that see no ground) or the ground
+    texture (a homography walked with two additions per pixel, fog blended on the packed
+    texel).
+
+    Args:
+        out: uint32 (H, W) packed RGBX frame written when ``labels`` is False.
+        lab: uint8 (H, W) label image written when ``labels`` is True.
+        labels: Draw labels instead of colours.
+        rows: The camera's row table (see :meth:`Camera.row_table`).
+        tex, ltex: Packed colour texture uint32 (L, n, n) and label texture uint8 (L, n, n).
+        grain: uint32 (L, G, G) per-texel brightness multipliers out of 256.
+        res: (L,) texel size per mip level (m).
+        pano, pano_lab: Sky panorama, packed uint32 (V, P) and labels uint8 (V, P).
+        x, y, yaw: Camera pose (m, m, rad).
+        focal, cx: Focal length and principal point column (pixels).
+        fog_rgb: float64 (3,) fog colour.
+    """
     h = rows.shape[1]
     w = lab.shape[1] if labels else out.shape[1]
-    x = p[P_X]
-    y = p[P_Y]
-    yaw = p[P_YAW]
-    f = p[P_F]
     c = math.cos(yaw)
     s = math.sin(yaw)
     n = ltex.shape[1] if labels else tex.shape[1]
@@ -340,11 +340,10 @@ def _render(
     m_rb = np.uint32(0xFF00FF)
     m_g = np.uint32(0xFF00)
     npano = pano.shape[1]
-    col0 = (int(math.floor(yaw * f)) + int(p[P_CX])) % npano
-    fr = p[P_FOG_RGB]
-    fg = p[P_FOG_RGB + 1]
-    fb = p[P_FOG_RGB + 2]
-    # ---- ground and sky
+    col0 = (int(math.floor(yaw * focal)) + int(cx)) % npano
+    fr = fog_rgb[0]
+    fg = fog_rgb[1]
+    fb = fog_rgb[2]
     for v in range(h):
         if rows[R_OK, v] == 0.0:
             if v < pano.shape[0]:
@@ -391,30 +390,103 @@ def _render(
                 rb = (((px & m_rb) * kk + arb) >> 8) & m_rb
                 gg = (((px & m_g) * kk + ag) >> 8) & m_g
                 out[v, u] = rb | gg
-    # ---- roadside objects, back to front
+
+
+@njit(cache=True, inline="always")
+def _hash(a, b, c):  # pragma: no cover - numba
+    h = np.uint32(a * 374761393 + b * 668265263 + c * 1274126177)
+    h = (h ^ (h >> np.uint32(13))) * np.uint32(1274126177)
+    return float((h ^ (h >> np.uint32(16))) & np.uint32(0xFFFF)) * (1.0 / 65536.0)
+
+
+KIND_TREE, KIND_CONIFER, KIND_BUSH, KIND_POLE, KIND_BUILDING = range(len(OBJECT_KINDS))
+KIND_VEHICLE = len(OBJECT_KINDS)  # lnn_drive.envs.traffic
+
+
+@njit(cache=True, inline="always")
+def _row_half_width(kind, b, ow):  # pragma: no cover - numba
+    """Half-width of an object's silhouette on the row at relative height ``b`` (0 base,
+    1 top), in units of its half-width, so that the pixel loop covers only columns the
+    shape can occupy."""
+    if kind == KIND_TREE:
+        rb0 = (b - 0.62) / 0.38
+        ah = math.sqrt(1.0 - rb0 * rb0) if abs(rb0) < 1.0 else 0.0
+        if b < 0.55:
+            ah = max(ah, 0.3 / ow)
+    elif kind == KIND_CONIFER:
+        ah = (1.0 - b) / 0.9 if b > 0.1 else 0.1
+    elif kind == KIND_BUSH:
+        ah = math.sqrt(max(1.0 - b * b, 0.0))
+    elif kind == KIND_BUILDING and b >= 0.8:
+        ah = 1.0 - 0.35 * (b - 0.8) / 0.2
+    elif kind == KIND_VEHICLE and b >= 0.55:
+        ah = 0.8 - 0.15 * (b - 0.55) / 0.45  # the cabin
+    else:
+        ah = 1.0
+    return ah
+
+
+@njit(cache=True, fastmath=True)
+def _object_pass(
+    out,
+    lab,
+    labels,
+    objs,
+    x,
+    y,
+    yaw,
+    focal,
+    cx,
+    cy,
+    cam_height,
+    pitch,
+    fog_distance,
+    light,
+    crown_sparse,
+    windows_lit,
+    fog_rgb,
+    trunk,
+    roof,
+    window,
+):  # pragma: no cover - numba
+    """Pass 2: the objects as billboards over the ground, back to front (painter's
+    algorithm), with distance fog.
+
+    Args:
+        out, lab, labels: As for :func:`_sky_and_ground_pass`.
+        objs: Object table rows to draw (see :mod:`lnn_drive.envs.scenery`).
+        x, y, yaw: Camera pose (m, m, rad).
+        focal, cx, cy: Focal length and principal point (pixels).
+        cam_height, pitch: Camera height (m) and downward pitch (rad).
+        fog_distance: Fog scale (m); ``fog_rgb`` float64 (3,) its colour.
+        light: Brightness multiplier; ``crown_sparse`` fraction of crown pixels left out;
+            ``windows_lit`` windows glow.
+        trunk, roof, window: float64 (3,) colours.
+    """
     m = objs.shape[0]
     if m == 0:
         return
-    th = p[P_PITCH]
-    cth = math.cos(th)
-    sth = math.sin(th)
-    camh = p[P_H]
-    cx = p[P_CX]
-    cy = p[P_CY]
+    h = lab.shape[0] if labels else out.shape[0]
+    w = lab.shape[1] if labels else out.shape[1]
+    c = math.cos(yaw)
+    s = math.sin(yaw)
+    f = focal
+    fr = fog_rgb[0]
+    fg = fog_rgb[1]
+    fb = fog_rgb[2]
+    cth = math.cos(pitch)
+    sth = math.sin(pitch)
+    camh = cam_height
     depth = np.empty(m)
     for k in range(m):
         ox = objs[k, OX] - x
         oy = objs[k, OY] - y
         depth[k] = ox * c + oy * s
     order = np.argsort(-depth)
-    light = p[P_LIGHT]
-    fogd = p[P_FOGD]
-    sparse = p[P_SPARSE]
-    lit = p[P_LIT] > 0.5
     for q in range(m):
         k = order[q]
         fwd = depth[k]
-        if fwd < OBJECT_NEAR or fwd > p[P_VIEW]:
+        if fwd < OBJECT_NEAR or fwd > OBJECT_VIEW:
             continue
         ox = objs[k, OX] - x
         oy = objs[k, OY] - y
@@ -423,7 +495,7 @@ def _render(
         oh = objs[k, OH]
         kind = int(objs[k, OKIND])
         seed = int(objs[k, OSEED])
-        # projection of the object's base and top (camera looks down by th)
+        # projection of the object's base and top (camera looks down by the pitch)
         zb = fwd * cth + camh * sth
         yb = -fwd * sth + camh * cth
         zt = fwd * cth - (oh - camh) * sth
@@ -441,7 +513,7 @@ def _render(
         v1 = min(int(math.ceil(vb)), h)
         if u0 >= u1 or v0 >= v1:
             continue
-        fog = 1.0 - math.exp(-fwd / fogd)
+        fog = 1.0 - math.exp(-fwd / fog_distance)
         r0 = objs[k, OR] * light
         g0 = objs[k, OG] * light
         b0 = objs[k, OB] * light
@@ -453,21 +525,7 @@ def _render(
             b = (vb - (vv + 0.5)) * inv_span  # 0 at the base, 1 at the top
             if b < 0.0 or b > 1.0:
                 continue
-            # half-width (in units of the object's half-width) of the shape on this row,
-            # so that the pixel loop covers only columns the shape can occupy
-            if kind == KIND_TREE:
-                rb0 = (b - 0.62) / 0.38
-                ah = math.sqrt(1.0 - rb0 * rb0) if abs(rb0) < 1.0 else 0.0
-                if b < 0.55:
-                    ah = max(ah, 0.3 / ow)
-            elif kind == KIND_CONIFER:
-                ah = (1.0 - b) / 0.9 if b > 0.1 else 0.1
-            elif kind == KIND_BUSH:
-                ah = math.sqrt(max(1.0 - b * b, 0.0))
-            elif kind == KIND_BUILDING and b >= 0.8:
-                ah = 1.0 - 0.35 * (b - 0.8) / 0.2
-            else:
-                ah = 1.0
+            ah = _row_half_width(kind, b, ow)
             if ah <= 0.0:
                 continue
             ua = max(int(math.floor(uc - ah * hw)), u0)
@@ -478,6 +536,8 @@ def _render(
                 if a < -1.0 or a > 1.0:
                     continue
                 tu = int((a + 1.0) * ow * 4.0)
+                # the colour of this kind of object here (cr < 0: not part of it), written
+                # out in the pixel loop: as a function returning a tuple it ran 5x slower
                 nz = _hash(tu, tv, seed)
                 cr = -1.0
                 cg = 0.0
@@ -488,7 +548,11 @@ def _render(
                     rb = (b - 0.62) / 0.38
                     rr = a * a + rb * rb
                     if rr < 1.0 - 0.3 * _hash(tu >> 1, tv >> 1, seed + 1):
-                        if sparse > 0.0 and _hash(tu, tv, seed + 7) < sparse and abs(a) > ta:
+                        if (
+                            crown_sparse > 0.0
+                            and _hash(tu, tv, seed + 7) < crown_sparse
+                            and abs(a) > ta
+                        ):
                             pass
                         else:
                             sh = 0.7 + 0.35 * (0.5 + 0.5 * rb) + 0.25 * (nz - 0.5) - 0.15 * a
@@ -515,6 +579,18 @@ def _render(
                 elif kind == KIND_POLE:
                     sh = 1.05 - 0.35 * (a + 1.0) * 0.5
                     cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
+                elif kind == KIND_VEHICLE:
+                    if b < 0.18 and abs(a) > 0.55:  # wheels
+                        cr, cg, cb = 25.0 * light, 25.0 * light, 25.0 * light
+                    elif b < 0.18:  # under the body
+                        cr, cg, cb = 45.0 * light, 45.0 * light, 45.0 * light
+                    elif 0.32 < b < 0.42 and abs(a) > 0.72:  # lamps
+                        cr, cg, cb = 235.0 * light, 150.0 * light, 50.0 * light
+                    elif 0.6 < b < 0.9 and abs(a) < 0.7:  # windows
+                        cr, cg, cb = 45.0 * light, 55.0 * light, 65.0 * light
+                    else:
+                        sh = 0.95 + 0.08 * (nz - 0.5) - (0.12 if b > 0.55 else 0.0)
+                        cr, cg, cb = r0 * sh, g0 * sh, b0 * sh
                 else:  # building
                     wall_top = 0.8
                     if b < wall_top:
@@ -525,7 +601,7 @@ def _render(
                         fv = b / wall_top * nf
                         fv -= math.floor(fv)
                         if 0.3 < fu < 0.7 and 0.35 < fv < 0.75 and b > 0.12:
-                            if lit:
+                            if windows_lit:
                                 cr, cg, cb = window[0], window[1], window[2]
                                 glow = True
                             else:

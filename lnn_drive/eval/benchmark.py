@@ -10,11 +10,11 @@ resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
-import json
+import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,19 @@ import numpy as np
 from lnn_drive.data.dataset import DataConfig
 from lnn_drive.envs.collect import CollectConfig
 from lnn_drive.envs.config import EnvConfig
-from lnn_drive.eval.evaluate import EvalConfig, evaluate_policy, load_policy
+from lnn_drive.eval.evaluate import EvalConfig, conditions, evaluate_policy, load_policy
+from lnn_drive.eval.provenance import (
+    ResultKey,
+    ResultStore,
+    RoadRanges,
+    StaleResultError,
+    code_version,
+    config_hash,
+    parse_shard,
+    shard_items,
+)
 from lnn_drive.eval.report import write_json
+from lnn_drive.eval.stats import statistics_section
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
 from lnn_drive.train.bc import TrainConfig
@@ -59,6 +70,14 @@ class BenchmarkConfig:
         report: Where the Markdown report goes (plots beside it); empty: the run folder.
         train_procs: Data-parallel local processes per training run, one thread each
             (``lnn_drive.train.launch.train_local``; 1: in-process).
+        shard: ``i/n``: run only the i-th of n deterministic parts of the (model, seed)
+            runs (``lnn_drive.eval.provenance.shard_items``); empty: all.
+        results_dir: Where per-(model, seed, condition) result JSONs with provenance go
+            (commit them, e.g. ``docs/results/<name>``); empty: ``<out_dir>/results``.
+        rerun_stale: Recompute (and overwrite) results made by another config or code
+            version instead of stopping with an error; they are never reused.
+        roads: Road seed ranges (:class:`~lnn_drive.eval.provenance.RoadRanges`);
+            evaluation drives the test roads.
     """
 
     models: tuple[str, ...] = tuple(MODEL_NAMES)
@@ -67,6 +86,10 @@ class BenchmarkConfig:
     data_root: str = ""
     report: str = ""
     train_procs: int = 2
+    shard: str = ""
+    results_dir: str = ""
+    rerun_stale: bool = False
+    roads: RoadRanges = field(default_factory=RoadRanges)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
@@ -78,6 +101,9 @@ class BenchmarkConfig:
             raise ValueError("benchmark.seeds is empty")
         if self.train_procs < 1:
             raise ValueError(f"benchmark.train_procs must be >= 1, got {self.train_procs}")
+        parse_shard(self.shard)
+        if isinstance(self.roads, Mapping):
+            object.__setattr__(self, "roads", RoadRanges(**self.roads))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,15 +183,51 @@ def run_one(
     recipe: BenchmarkRecipe,
     dagger: bool = False,
     train_fn: TrainFn | None = None,
+    store: ResultStore | None = None,
+    rerun_stale: bool = False,
 ) -> dict[str, Any]:
-    """Train one model with one seed, evaluate it in every condition; cached as JSON."""
+    """Train one model with one seed, evaluate it in every condition.
+
+    Each condition's result is stored in ``store`` (default ``<out>/results``) keyed by
+    the hash of the full configuration and the code version; a complete, fresh set is
+    returned without rerunning, a stale one raises :class:`StaleResultError` (or is
+    recomputed with ``rerun_stale``), never reused."""
     tag = f"{model}{'+dagger' if dagger else ''}/seed{seed}"
     run_dir = out / "runs" / tag
-    done = run_dir / "result.json"
-    if done.is_file():
-        return json.loads(done.read_text())
+    store = store or ResultStore(out / "results")
     tc = dataclasses.replace(recipe.train, seed=seed)
     data = dataclasses.replace(recipe.data, roots=(data_root,), seed=seed)
+    full_cfg = {
+        "model": model,
+        "model_config": recipe.models[model],
+        "dagger": recipe.dagger if dagger else None,
+        "seed": seed,
+        "train": tc,
+        "data": {**asdict(data), "identity": _data_identity(data_root)},
+        "env": recipe.env,
+        "eval": {k: v for k, v in asdict(recipe.eval).items() if k not in ("progress", "video")},
+    }
+    version = code_version()
+    name = model + ("+dagger" if dagger else "")
+    keys = {
+        c.name: ResultKey(
+            model=name,
+            seed=seed,
+            condition=c.name,
+            config_hash=config_hash({**full_cfg, "condition": c.name}),
+            code=version["code"],
+        )
+        for c in conditions(recipe.env.preset, recipe.eval)
+    }
+    try:
+        stored = {c: store.load(k) for c, k in keys.items()}
+    except StaleResultError:
+        if not rerun_stale:
+            raise
+        stored = {}
+    if stored and all(v is not None for v in stored.values()):
+        first = next(iter(stored.values()))
+        return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
     t0 = time.perf_counter()
     if dagger:
         from lnn_drive.train.dagger import dagger as dagger_fn
@@ -197,8 +259,22 @@ def run_one(
         "summary": model_summary(policy),
         "metrics": ev["metrics"],
     }
-    write_json(result, done)
+    run_info = {k: v for k, v in result.items() if k != "metrics"}
+    for c, k in keys.items():
+        store.save(
+            k,
+            {"run": run_info, "metrics": ev["metrics"][c]},
+            config={**full_cfg, "condition": c},
+            commit=version["commit"],
+        )
+    write_json(result, run_dir / "result.json")
     return result
+
+
+def _data_identity(data_root: str) -> str | None:
+    """Hash of the training logs' ``dataset.json`` (what the data is, not where)."""
+    meta = Path(data_root) / "dataset.json"
+    return hashlib.sha256(meta.read_bytes()).hexdigest()[:16] if meta.is_file() else None
 
 
 def _fig4(results: dict[str, list[dict[str, Any]]], conds: list[str], path: Path) -> Path:
@@ -312,7 +388,10 @@ def write_report(
             _pm([r["metrics"][c]["interventions_per_km"] for r in runs], "{:.2f}") for c in conds
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", f"![robustness]({fig.name})", "", "## How the NCP compares", ""]
+    ref = next((n for n in results if n.startswith("NCP (CfC)")), next(iter(results)))
+    lines += ["", f"![robustness]({fig.name})", ""]
+    lines += statistics_section(results, conds, reference=ref)
+    lines += ["## How the NCP compares", ""]
     lines += _verdict(results, conds)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -387,6 +466,11 @@ def benchmark(
     if missing:
         raise ValueError(f"benchmark: no model config for {missing}")
     out = Path(out_dir)
+    # evaluation drives the declared test roads
+    recipe = dataclasses.replace(
+        recipe, eval=dataclasses.replace(recipe.eval, seed=bcfg.roads.test_start)
+    )
+    store = ResultStore(bcfg.results_dir or out / "results")
     t0 = time.perf_counter()
     data_root = collect_data(bcfg, recipe.collect, recipe.env)
     results: dict[str, list[dict[str, Any]]] = {}
@@ -397,8 +481,12 @@ def benchmark(
 
         train_fn = partial(train_local, nproc=bcfg.train_procs, threads_per_proc=1)
     jobs = [(m, False) for m in bcfg.models] + [(m, True) for m in bcfg.dagger_models]
+    mine = shard_items([(m, d, s) for m, d in jobs for s in bcfg.seeds], bcfg.shard)
     for model, dag in jobs:
         name = MODEL_NAMES.get(model, model) + (" + DAgger" if dag else "")
+        todo = [s for s in bcfg.seeds if (model, dag, s) in mine]
+        if not todo:
+            continue
         results[name] = [
             run_one(
                 model=model,
@@ -408,10 +496,15 @@ def benchmark(
                 recipe=recipe,
                 dagger=dag,
                 train_fn=train_fn,
+                store=store,
+                rerun_stale=bcfg.rerun_stale,
             )
-            for s in bcfg.seeds
+            for s in todo
         ]
-        print(f"benchmark: {name} done ({len(bcfg.seeds)} seeds)", flush=True)
+        print(f"benchmark: {name} done ({len(todo)} seeds)", flush=True)
+    if parse_shard(bcfg.shard)[1] > 1:
+        print(f"benchmark: shard {bcfg.shard} done ({len(mine)} runs); results in {store.root}")
+        return {"report": None, "results": results, "data_root": data_root}
     report = Path(bcfg.report) if bcfg.report else out / "benchmark.md"
     path = write_report(
         results,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lnn_drive.envs.config import EnvConfig
+from lnn_drive.eval.batched import run_drives_parallel
 from lnn_drive.eval.metrics import DriveMetrics, DriveTrace, compute_metrics
 from lnn_drive.eval.report import (
     VideoSink,
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 
     from lnn_drive.models.policy import Policy
 
+#: Road of the int8 calibration frames (a training-collection seed, never evaluated on).
+CALIBRATION_ROAD = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
@@ -47,8 +51,15 @@ class EvalConfig:
         distance_km: Distance to drive per condition; rounded up to whole drives.
         drive_steps: Control steps per drive (one road each).
         seed: First road seed; drives use ``seed, seed + 1, ...``.
-        num_envs: Environments stepped in parallel (one process each when ``vector=async``).
-        vector: ``async`` or ``sync``.
+        num_envs: Environments stepped in parallel (per worker with ``actor=fast``; one
+            process each when ``vector=async``).
+        vector: ``inprocess`` (the fast path), ``async`` or ``sync``.
+        actor: ``fast`` (a batched, compiled :class:`~lnn_drive.models.inference.FastActor`
+            checked against the eager policy to 1e-2; ``lnn_drive/eval/batched.py``) or
+            ``eager`` (the torch ``Policy`` itself).
+        precision: FastActor precision (``int8``, ``fp32`` or ``bf16``).
+        workers: Processes the road seeds are split over with ``actor=fast`` (one torch
+            thread each); the video condition runs in one.
         crash_mode: ``intervene`` (PilotNet: count, recentre, continue) or ``terminate``.
         noise_variances: Frame-noise variances to test besides the clean condition.
         presets: Out-of-distribution appearance presets to test.
@@ -62,8 +73,11 @@ class EvalConfig:
     distance_km: float = 5.0
     drive_steps: int = 1000
     seed: int = 10_000
-    num_envs: int = 2
-    vector: str = "async"
+    num_envs: int = 8
+    vector: str = "inprocess"
+    actor: str = "fast"
+    precision: str = "int8"
+    workers: int = 1
     crash_mode: str = "intervene"
     noise_variances: list[float] = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
@@ -84,8 +98,18 @@ class EvalConfig:
             raise ValueError(
                 f"eval.crash_mode must be 'intervene' or 'terminate', got {self.crash_mode!r}"
             )
-        if self.vector not in ("async", "sync"):
-            raise ValueError(f"eval.vector must be 'async' or 'sync', got {self.vector!r}")
+        if self.vector not in ("async", "sync", "inprocess"):
+            raise ValueError(
+                f"eval.vector must be 'inprocess', 'async' or 'sync', got {self.vector!r}"
+            )
+        if self.actor not in ("fast", "eager"):
+            raise ValueError(f"eval.actor must be 'fast' or 'eager', got {self.actor!r}")
+        if self.precision not in ("int8", "fp32", "bf16"):
+            raise ValueError(
+                f"eval.precision must be 'int8', 'fp32' or 'bf16', got {self.precision!r}"
+            )
+        if self.workers < 1:
+            raise ValueError(f"eval.workers must be >= 1, got {self.workers}")
         for v in self.noise_variances:
             if not v > 0:
                 raise ValueError(f"eval.noise_variances must be positive, got {v}")
@@ -192,20 +216,32 @@ def evaluate_policy(
                     _sink.write(steering_overlay(frame, cmd, expert))
 
         t0 = time.perf_counter()
+        kw = dict(
+            seeds=seeds,
+            num_envs=ecfg.num_envs,
+            noise_variance=cond.noise_variance,
+            noise_seed=ecfg.noise_seed,
+            preset=cond.preset,
+            dt=dt,
+            on_frame=on_frame,
+            progress=ecfg.progress,
+        )
         try:
-            traces = run_drives(
-                policy,
-                fn,
-                seeds=seeds,
-                num_envs=ecfg.num_envs,
-                noise_variance=cond.noise_variance,
-                noise_seed=ecfg.noise_seed,
-                preset=cond.preset,
-                dt=dt,
-                vector=ecfg.vector,
-                on_frame=on_frame,
-                progress=ecfg.progress,
-            )
+            # the fast path compiles a torch Policy; anything else that acts (an ONNX
+            # policy, a filtered policy, the expert) is driven as it is
+            if ecfg.actor == "fast" and hasattr(policy, "encoder"):
+                traces = run_drives_parallel(
+                    policy,
+                    fn,
+                    workers=1 if on_frame is not None else ecfg.workers,
+                    precision=ecfg.precision,
+                    # calibrate on a road outside every evaluation range
+                    calibration_seed=CALIBRATION_ROAD,
+                    **kw,
+                )
+            else:
+                vector = "inprocess" if ecfg.actor == "fast" else ecfg.vector
+                traces = run_drives(policy, fn, vector=vector, **kw)
         except BaseException:
             if sink is not None:
                 sink.abort()

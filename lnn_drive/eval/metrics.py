@@ -13,6 +13,18 @@ from typing import Any
 import numpy as np
 
 INTERVENTION_PENALTY_S = 6.0
+#: The stricter failure notions counted besides interventions (Lechner et al. 2020 report
+#: departures of 1 m; a lane departure is the car's centre crossing its lane's marking,
+#: half the default 3.5 m lane width).
+STRICT_DEPARTURE_M = 1.0
+LANE_HALF_WIDTH_M = 1.75
+
+
+def departures(lateral_offset: np.ndarray, threshold: float) -> int:
+    """Number of excursions of ``|lateral_offset|`` beyond ``threshold`` (m), each counted
+    once, when it starts."""
+    off = np.abs(np.asarray(lateral_offset, np.float64)) > threshold
+    return int(off[:1].sum() + (off[1:] & ~off[:-1]).sum())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +91,10 @@ class DriveMetrics:
         smoothness: Mean |change of commanded curvature| per step (1/m).
         mean_abs_expert_gap: Mean |command - expert| (1/m).
         drives: Number of drives.
+        departures_1m, departures_1m_per_km: Excursions beyond
+            :data:`STRICT_DEPARTURE_M` (total, per km).
+        lane_departures, lane_departures_per_km: Excursions beyond
+            :data:`LANE_HALF_WIDTH_M` (the car's centre over its lane's marking).
     """
 
     autonomy: float
@@ -93,6 +109,10 @@ class DriveMetrics:
     smoothness: float
     mean_abs_expert_gap: float
     drives: int
+    departures_1m: int = 0
+    departures_1m_per_km: float = 0.0
+    lane_departures: int = 0
+    lane_departures_per_km: float = 0.0
 
     def to_dict(self, prefix: str = "eval/") -> dict[str, Any]:
         return {f"{prefix}{k}": v for k, v in asdict(self).items()}
@@ -119,10 +139,16 @@ def compute_metrics(traces: Sequence[DriveTrace]) -> DriveMetrics:
         [np.abs(np.diff(t.command)) for t in traces if t.steps > 1] or [np.zeros(1)]
     )
     gap = np.abs(np.concatenate([t.command - t.expert for t in traces]))
+    d1 = sum(departures(t.lateral_offset, STRICT_DEPARTURE_M) for t in traces)
+    dl = sum(departures(t.lateral_offset, LANE_HALF_WIDTH_M) for t in traces)
+
+    def per_km(n: int) -> float:
+        return float(n / dist_km) if dist_km > 0 else float("nan")
+
     return DriveMetrics(
         autonomy=autonomy(inter + sum(bool(t.crashed) for t in traces), elapsed),
         interventions=int(inter),
-        interventions_per_km=float(inter / dist_km) if dist_km > 0 else float("nan"),
+        interventions_per_km=per_km(inter),
         crashes=int(crashes),
         distance_km=float(dist_km),
         elapsed_s=float(elapsed),
@@ -132,4 +158,8 @@ def compute_metrics(traces: Sequence[DriveTrace]) -> DriveMetrics:
         smoothness=float(smooth.mean()),
         mean_abs_expert_gap=float(gap.mean()),
         drives=len(traces),
+        departures_1m=d1,
+        departures_1m_per_km=per_km(d1),
+        lane_departures=dl,
+        lane_departures_per_km=per_km(dl),
     )

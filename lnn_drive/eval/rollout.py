@@ -91,12 +91,19 @@ def check_compatible(
         raise RolloutError(str(e)) from e
 
 
-def _vector_env(env_fns: Sequence[Callable[[], gym.Env]], *, vector: str) -> gym.vector.VectorEnv:
+VECTOR_MODES = ("async", "sync", "inprocess")
+
+
+def _vector_env(env_fns: Sequence[Callable[[], gym.Env]], *, vector: str) -> Any:
     mode = gym.vector.AutoresetMode.DISABLED
+    if vector not in VECTOR_MODES:
+        raise ValueError(f"eval.vector must be one of {VECTOR_MODES}, got {vector!r}")
+    if vector == "inprocess":
+        from lnn_drive.eval.batched import InProcessVectorEnv
+
+        return InProcessVectorEnv(env_fns)
     if vector == "async" and len(env_fns) > 1:
         return gym.vector.AsyncVectorEnv(env_fns, shared_memory=True, autoreset_mode=mode)
-    if vector not in ("async", "sync"):
-        raise ValueError(f"eval.vector must be 'async' or 'sync', got {vector!r}")
     return gym.vector.SyncVectorEnv(env_fns, autoreset_mode=mode)
 
 
@@ -171,8 +178,10 @@ def _refill(
     done: np.ndarray,
     queue: list[int],
     new_drive: Callable[[int], _Drive],
+    observe: Callable[..., None] | None = None,
 ) -> None:
-    """Reset the finished slots onto the next road seeds (in place in ``obs``/``drives``)."""
+    """Reset the finished slots onto the next road seeds (in place in ``obs``/``drives``);
+    ``observe(info, mask)`` hands the reset slots' info to a policy that reads it."""
     n = len(drives)
     mask = np.zeros(n, bool)
     next_seeds: list[int | None] = [None] * n
@@ -194,6 +203,8 @@ def _refill(
         for i in np.flatnonzero(mask):
             if drives[i] is not None:
                 drives[i].last_expert = _row(info2, "expert_action", i)
+        if observe is not None:
+            observe(info2, mask)
 
 
 def run_drives(
@@ -224,7 +235,8 @@ def run_drives(
         noise_seed: Noise seed.
         preset: Appearance preset name (recorded in the traces).
         dt: Control period (s).
-        vector: ``"async"`` (one process per environment) or ``"sync"``.
+        vector: ``"async"`` (one process per environment), ``"sync"`` or ``"inprocess"``
+            (:class:`~lnn_drive.eval.batched.InProcessVectorEnv`, the fast path).
         on_frame: Called as ``on_frame(step, frame, command, expert)`` for every step of the
             first drive (the frame the policy saw), e.g. to write a video.
         progress: Show a progress bar over drives.
@@ -271,6 +283,11 @@ def run_drives(
         for i, d in enumerate(drives):
             d.last_expert = _row(info, "expert_action", i)
         policy.reset(batch_size=n)
+        # A policy that filters its commands on the privileged state (SafetyFilter) reads
+        # it from every info; the frames stay its only other input.
+        observe = getattr(policy, "observe", None)
+        if observe is not None:
+            observe(info)
         step_of_first = 0
         while any(d is not None for d in drives):
             frames = _noisy_frames(obs, drives, std)
@@ -280,10 +297,12 @@ def run_drives(
                 step_of_first += 1
             obs, _, terminated, truncated, info = envs.step(actions)
             obs = np.array(obs)
+            if observe is not None:
+                observe(info)
             ended = np.asarray(terminated) | np.asarray(truncated)
             done = _record_step(drives, actions, info, ended, np.asarray(terminated), finish=finish)
             if done.any():
-                _refill(envs, obs, drives, done, queue, new_drive)
+                _refill(envs, obs, drives, done, queue, new_drive, observe)
                 policy.reset_rows(done)
     finally:
         envs.close()

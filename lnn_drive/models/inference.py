@@ -1,6 +1,6 @@
-"""Low-latency closed-loop stepping of a trained ``Policy`` (batch 1, CPU).
+"""Low-latency closed-loop stepping of a trained ``Policy`` (CPU), one frame or a batch.
 
-``FastActor(policy, precision=...)`` compiles the policy once for single frames:
+``FastActor(policy, precision=...)`` compiles the policy once per batch size:
 
 * ``fp32``: the conv head traced, frozen and passed through
   ``torch.jit.optimize_for_inference`` (oneDNN weight prepacking, conv+ReLU fusion,
@@ -29,21 +29,21 @@ from lnn_drive.models.policy import Policy
 PRECISIONS = ("fp32", "int8", "bf16")
 
 
-class _Maps(nn.Module):
-    """The encoder's convolutions as a plain module (what quantisation rewrites)."""
+class _Maps(nn.Sequential):
+    """The encoder's convolutions as conv + ReLU module pairs: what quantisation rewrites,
+    and the form FX fuses into ``QuantizedConvReLU2d`` (with a functional ``torch.relu``
+    the int8 graph dequantised, rectified and requantised between every pair of
+    convolutions, ~1.4x slower)."""
 
     def __init__(self, convs: Sequence[nn.Conv2d]) -> None:
-        super().__init__()
-        self.convs = nn.ModuleList(convs)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for c in self.convs:
-            x = torch.relu(c(x))
-        return x
+        layers: list[nn.Module] = []
+        for c in convs:
+            layers += [c, nn.ReLU()]
+        super().__init__(*layers)
 
 
 class _Step(nn.Module):
-    """Standardised frame (1, 3, H, W) + state -> (action (1, k), state)."""
+    """Standardised frames (B, 3, H, W) + state (B, S) -> (actions (B, k), state)."""
 
     def __init__(self, policy: Policy, maps: nn.Module) -> None:
         super().__init__()
@@ -61,21 +61,27 @@ class _Step(nn.Module):
         self.register_buffer("std", policy.output_std.detach().clone())
 
     def forward(self, x: torch.Tensor, hx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        m = self.maps(x).float()  # (1, M, H5, W5)
+        m = self.maps(x).float()  # (B, M, H5, W5)
+        b = m.shape[0]
         if self.has_map_dense:
-            flat = m.reshape(self.n_maps, -1).unsqueeze(1)  # (M, 1, H5*W5)
+            flat = m.reshape(b, self.n_maps, -1).transpose(0, 1)  # (M, B, H5*W5)
             f = torch.relu(
                 torch.bmm(flat, self.map_weight) + self.map_bias.unsqueeze(1)
-            )  # (M, 1, K)
-            f = f.reshape(1, 1, -1)  # (1, 1, M*K)
+            )  # (M, B, K)
+            f = f.transpose(0, 1).reshape(b, 1, -1)  # (B, 1, M*K)
         else:
-            f = self.dense(m.reshape(1, -1)).unsqueeze(1)
-        z, hx = self.controller(f, hx)  # (1, 1, k)
+            f = self.dense(m.reshape(b, -1)).unsqueeze(1)  # (B, 1, F)
+        z, hx = self.controller(f, hx)  # (B, 1, k)
         return z[:, 0] * self.std + self.mean, hx
 
 
 class FastActor:
-    """A compiled single-frame actor with its own recurrent state.
+    """A compiled actor with its own recurrent state, for one frame or a batch of B
+    parallel episodes (one graph is traced per batch size, on first use).
+
+    It satisfies the closed-loop policy protocol (``reset(batch_size)``, ``reset_rows``,
+    ``act_batch``, ``act``, ``preprocess``), so a rollout can use it in place of the
+    eager :class:`~lnn_drive.models.Policy`.
 
     Args:
         policy: A trained policy (left unchanged).
@@ -95,38 +101,56 @@ class FastActor:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.precision = precision
         self.policy = policy
+        self.preprocess = policy.preprocess
+        self.model_name = policy.model_name
         self.state_size = policy.state_size
         c, h, w = policy.preprocess.output_shape
         self.shape = (c, h, w)
         convs = [copy.deepcopy(cv) for cv in policy.encoder.conv_layers()]
         maps: nn.Module = _Maps(convs).eval()
-        example = torch.zeros(1, c, h, w)
-        with warnings.catch_warnings():
-            # TorchScript and torch.ao.quantization are deprecated upstream but remain the
-            # CPU paths with oneDNN prepacking / fbgemm int8 kernels in this torch version.
-            warnings.simplefilter("ignore")
-            self._build(policy, maps, example, precision, calibration)
-        self.reset()
-        for _ in range(2):  # warm-up: the first calls of a frozen graph specialise it
-            self.step(np.zeros(self.shape, np.uint8))
-        self.reset()
-
-    def _build(self, policy, maps, example, precision, calibration) -> None:
         if precision == "int8":
             if calibration is None:
                 raise ValueError("FastActor(precision='int8') needs calibration frames")
-            maps = self._quantise(maps, torch.as_tensor(np.asarray(calibration)))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                maps = self._quantise(maps, torch.as_tensor(np.asarray(calibration)))
         else:
             maps = maps.to(memory_format=torch.channels_last)
-        step = _Step(policy, maps).eval()
-        hx = torch.zeros(1, self.state_size)
-        with torch.inference_mode(False), torch.no_grad():
-            ex = example.contiguous(memory_format=torch.channels_last)
-            traced = torch.jit.trace(step, (ex, hx), check_trace=False)
-            traced = torch.jit.freeze(traced)
-            if precision == "fp32":
-                traced = torch.jit.optimize_for_inference(traced)
-        self._step = traced
+        self._module = _Step(policy, maps).eval()
+        self._graphs: dict[int, torch.jit.ScriptModule] = {}
+        #: Largest action difference to the eager policy, where a check measured it
+        #: (``lnn_drive.eval.batched.fast_actor``).
+        self.max_error: float | None = None
+        self.reset()
+
+    def _graph(self, batch: int) -> torch.jit.ScriptModule:
+        """The frozen graph for ``batch`` frames (traced and warmed up on first use)."""
+        graph = self._graphs.get(batch)
+        if graph is not None:
+            return graph
+        x = torch.zeros(batch, *self.shape).contiguous(memory_format=torch.channels_last)
+        hx = torch.zeros(batch, self.state_size)
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            # TorchScript and torch.ao.quantization are deprecated upstream but remain the
+            # CPU paths with oneDNN prepacking / fbgemm int8 kernels in this torch version.
+            warnings.simplefilter("ignore")
+            graph = torch.jit.freeze(torch.jit.trace(self._module, (x, hx), check_trace=False))
+            if self.precision == "fp32":
+                graph = torch.jit.optimize_for_inference(graph)
+        self._graphs[batch] = graph
+        with torch.inference_mode():
+            for _ in range(2):  # warm-up: the first calls of a frozen graph specialise it
+                self._run(graph, torch.zeros(batch, *self.shape, dtype=torch.uint8), hx)
+        return graph
+
+    def _run(
+        self, graph: torch.jit.ScriptModule, frames: torch.Tensor, hx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = Policy.standardise(frames)  # (B, 3, H, W) float32
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            y, hx = graph(x, hx)
+        return y.float(), hx.float()
 
     @staticmethod
     def _quantise(maps: nn.Module, calibration: torch.Tensor) -> nn.Module:
@@ -143,34 +167,50 @@ class FastActor:
         return convert_fx(prepared)
 
     def reset(self, batch_size: int = 1) -> None:
-        """Zero the recurrent state (new episode); the traced step runs one episode."""
-        if int(batch_size) != 1:
-            raise ValueError(f"FastActor runs one episode at a time, got batch_size={batch_size}")
-        self._hx = torch.zeros(1, self.state_size)
+        """Zero the recurrent state for ``batch_size`` parallel episodes (and compile the
+        graph for that batch size if it is new)."""
+        if int(batch_size) < 1:
+            raise ValueError(f"FastActor.reset: batch_size must be >= 1, got {batch_size}")
+        self._graph(int(batch_size))
+        self._hx = torch.zeros(int(batch_size), self.state_size)
 
     def reset_rows(self, mask: np.ndarray) -> None:
-        """Zero the state if the (only) episode ended. mask: (1,) bool."""
-        if bool(np.asarray(mask).reshape(-1)[0]):
-            self.reset()
+        """Zero the state of rows whose episode ended. mask: (B,) bool."""
+        m = np.asarray(mask)
+        if m.dtype != np.bool_ or m.shape != (self._hx.shape[0],):
+            raise ValueError(
+                f"FastActor.reset_rows: expected a bool mask of shape ({self._hx.shape[0]},), "
+                f"got {m.dtype} {m.shape}"
+            )
+        self._hx = self._hx * torch.from_numpy(~m)[:, None]  # (B, S)
 
     @torch.inference_mode()
+    def step_batch(self, frames_nchw: np.ndarray) -> np.ndarray:
+        """uint8 (B, 3, H, W) frames in model geometry -> (B, k) actions, carrying the
+        state of B episodes (``reset(batch_size=B)`` first)."""
+        b = len(frames_nchw)
+        if self._hx.shape[0] != b:
+            raise ValueError(
+                f"FastActor: the state holds {self._hx.shape[0]} episodes, got {b} frames; "
+                f"call reset(batch_size={b})"
+            )
+        y, self._hx = self._run(self._graph(b), torch.from_numpy(frames_nchw), self._hx)
+        return y.numpy()
+
     def step(self, frame_chw: np.ndarray) -> np.ndarray:
         """uint8 (3, H, W) frame in model geometry -> (k,) action, carrying the state."""
-        x = Policy.standardise(torch.from_numpy(frame_chw)[None])  # (1, 3, H, W)
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            y, self._hx = self._step(x, self._hx)
-        return y[0].float().numpy()
+        return self.step_batch(frame_chw[None])[0]
+
+    def act_batch(self, frames: np.ndarray) -> np.ndarray:
+        """Raw camera frames uint8 (B, H_in, W_in, 3) -> (B, k) actions (runs the geometry)."""
+        if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4:
+            got = getattr(frames, "shape", type(frames).__name__)
+            raise ValueError(f"FastActor.act_batch: expected uint8 frames (B, H, W, 3), got {got}")
+        return self.step_batch(self.preprocess.geometry_batch(frames))
 
     def act(self, frame: np.ndarray) -> np.ndarray:
         """Raw camera frame (H_in, W_in, 3) uint8 -> (k,) action (runs the geometry)."""
-        return self.step(self.policy.preprocess.geometry(frame))
-
-    def act_batch(self, frames: np.ndarray) -> np.ndarray:
-        """uint8 (1, H_in, W_in, 3) -> (1, k): the project's policy protocol, batch 1."""
-        if np.asarray(frames).shape[0] != 1:
-            raise ValueError(f"FastActor.act_batch takes one frame, got {np.asarray(frames).shape}")
-        return self.act(frames[0])[None]
+        return self.step(self.preprocess.geometry(frame))
 
 
 def max_action_error(actor: FastActor, policy: Policy, frames_chw: np.ndarray) -> float:

@@ -32,12 +32,15 @@ ENV_AXIS_KEYS: dict[str, tuple[tuple[str | None, str | None], ...]] = {
     "lnn_drive/LaneKeeping-v0": (("left", "right"),),
     # steer (-1 = left), gas, brake
     "CarRacing-v3": (("right", "left"), ("up", None), ("down", None)),
+    # the project's adapter: curvature (positive left), longitudinal (gas > 0, brake < 0)
+    "lnn_drive/CarRacing-v3": (("left", "right"), ("up", "down")),
 }
 
 #: Signal names of each environment's action dimensions (else ``action_<i>``).
 ENV_ACTION_NAMES: dict[str, tuple[str, ...]] = {
     "lnn_drive/LaneKeeping-v0": ("steering",),
     "CarRacing-v3": ("steering", "throttle", "brake"),
+    "lnn_drive/CarRacing-v3": ("steering", "longitudinal"),
 }
 
 

@@ -27,6 +27,7 @@ import torch
 from lnn_drive.data.dataset import DataConfig, DataSplit, SequenceDataset, build_datasets
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
+from lnn_drive.train.amp import AMP_SETTINGS, resolve_amp
 from lnn_drive.train.checkpoint import (
     TrainState,
     check_compatible,
@@ -83,7 +84,7 @@ class TrainConfig:
     resume: bool | str = True
     threads: int | None = None
     device: str = "auto"
-    amp: bool = False
+    amp: bool | str = "auto"
     compile: bool = False
     progress: bool = True
     log_every: int = 10
@@ -113,6 +114,8 @@ class TrainConfig:
             bad("clip_norm", "must be > 0 or null")
         if self.patience is not None and self.patience < 1:
             bad("patience", "must be >= 1 or null")
+        if self.amp not in AMP_SETTINGS and str(self.amp).lower() not in ("true", "false"):
+            bad("amp", "must be true, false or auto")
         object.__setattr__(self, "betas", tuple(self.betas))
 
 
@@ -450,7 +453,8 @@ def train_step(run: TrainRun, lr: float, last_good: str | None) -> StepResult:
     frames = frames.to(info.device, non_blocking=True)
     y = y.to(info.device, non_blocking=True)
     z = (y - policy.output_mean) / policy.output_std  # (B, T, k) standardised targets
-    with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=tc.amp):
+    use_amp = resolve_amp(tc.amp, info.device.type)
+    with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=use_amp):
         pred = run.module(frames)
     loss = weighted_mse(pred.float(), z, tc.alpha)
     if not torch.isfinite(loss):

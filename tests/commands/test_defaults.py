@@ -101,3 +101,11 @@ def test_importer_defaults_equal_the_cli(name: str, required: list[str]) -> None
             assert getattr(got, f.name) == f.default, f.name
         elif f.default_factory is not dataclasses.MISSING:
             assert getattr(got, f.name) == f.default_factory(), f.name
+
+
+def test_export_defaults_equal_the_cli() -> None:
+    from lnn_drive.commands.export import export_config
+    from lnn_drive.deploy.export import ExportConfig
+
+    ecfg = export_config(_job("export", "checkpoint=x"))
+    assert dataclasses.replace(ecfg, out_dir=ExportConfig().out_dir) == ExportConfig()

@@ -70,6 +70,11 @@ BAD = [
     (["evaluate"], "missing required option(s): checkpoint"),
     (["evaluate", "checkpoint=/nonexistent/best.pt"], "/nonexistent/best.pt"),
     (["saliency"], "missing required option(s): checkpoints"),
+    (["export"], "missing required option(s): checkpoint"),
+    (["export", "checkpoint=/nonexistent/best.pt"], "/nonexistent/best.pt"),
+    (["export", "checkpoint=x", "opset=5"], "opset"),
+    (["export", "checkpoint=x", "calibration_frames=0"], "calibration_frames"),
+    (["evaluate", "checkpoint=/nonexistent/m.onnx"], "/nonexistent/m.onnx"),
     (["collect"], "missing required option(s): out"),
     (["collect", "out=OUT", "presets=[mars]"], "unknown preset 'mars'"),
     (["collect", "out=OUT", "env.speed=-3"], "env.speed"),
@@ -128,7 +133,9 @@ def test_every_command_prints_its_config(capsys) -> None:
         module = load_command(name)
         required = {"evaluate": ["checkpoint=x"], "saliency": ["checkpoints=[x]"]}
         required |= {"collect": ["out=x"], "import-udacity": ["log_dir=x"]}
+        required |= {"export": ["checkpoint=x"]}
         required |= {"import-video": ["video=x", "controls=y"]}
+        required |= {"carracing-collect": ["out=x"], "carracing-evaluate": ["checkpoint=x"]}
         required |= {"export-lerobot": ["root=x"], "import-lerobot": ["root=x"]}
         required |= {"export-checkpoint": ["checkpoint=x"]}
         assert main([name, "--cfg", "job", *required.get(name, [])]) == 0, name

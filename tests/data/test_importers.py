@@ -14,6 +14,8 @@ from lnn_drive.data import DrivingLog, LogFormatError
 from lnn_drive.data.importers import (
     UdacityImportConfig,
     VideoImportConfig,
+    check_label,
+    decode_image,
     import_udacity,
     import_video,
     resolve_frame_path,
@@ -307,3 +309,78 @@ def test_video_bad_input(tmp_path: Path) -> None:
     assert "line 3: steering 'NaN'" in run()
     ctrl.write_text("timestamp,steering,speed\n0,0,1\n0.1,x,1\n")
     assert "ctrl.csv, line 3: steering 'x' is not a number" in run()
+
+
+# ---------------------------------------------------------------- strictness
+
+
+def test_decode_image_is_strict_and_tells_formats_by_content(tmp_path: Path) -> None:
+    img = np.full((8, 8, 3), 90, np.uint8)
+    jpg = cv2.imencode(".jpg", img)[1].tobytes()
+    png = cv2.imencode(".png", img)[1].tobytes()
+    p = tmp_path / "a.jpg"
+    for data in (jpg, jpg + b"\x00" * 16, png):  # zero padding after EOI; PNG named .jpg
+        p.write_bytes(data)
+        assert decode_image(p, where="line 2").shape == (8, 8, 3)
+    for data, match in [
+        (jpg[: len(jpg) - 40], "truncated JPEG"),
+        (png[:-20], "truncated PNG"),
+        (b"", "empty image file"),
+        (b"GIF89a-garbage", "cannot decode image"),
+    ]:
+        p.write_bytes(data)
+        with pytest.raises(LogFormatError, match=f"a.jpg: {match}.*line 2"):
+            decode_image(p, where="line 2")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "unit", "ok"),
+    [
+        ("steering", 1.0, "normalized", True),
+        ("steering", -1.01, "normalized", False),
+        ("steering", 89.9, "angle_deg", True),
+        ("steering", 90.0, "angle_deg", False),
+        ("steering", 1.6, "angle_rad", False),
+        ("steering", 50.0, "curvature", True),  # curvature has no wrap-around
+        ("throttle", 1.0, None, True),
+        ("throttle", -0.1, None, False),
+        ("brake", 1.2, None, False),
+        ("speed", -0.5, None, False),
+        ("yaw_rate", -9.0, None, True),
+    ],
+)
+def test_check_label(name: str, value: float, unit: str | None, ok: bool) -> None:
+    if ok:
+        check_label(name, value, where="row 3", steering_unit=unit)
+    else:
+        with pytest.raises(LogFormatError, match=f"row 3: {name} {value:g}.* is outside"):
+            check_label(name, value, where="row 3", steering_unit=unit)
+
+
+def test_csvs_with_an_excel_bom_import(tmp_path: Path) -> None:
+    log_dir = make_udacity(tmp_path)
+    p = log_dir / "driving_log.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
+    assert (
+        import_udacity(UdacityImportConfig(log_dir=str(log_dir), out=str(tmp_path / "u"))).frames
+        == 12
+    )
+    video, ctrl = tmp_path / "v.mkv", tmp_path / "c.csv"
+    make_video(video, 10)
+    make_controls(ctrl, [0.1 * i for i in range(11)], [0] * 11)
+    ctrl.write_bytes(b"\xef\xbb\xbf" + ctrl.read_bytes())
+    cfg = VideoImportConfig(video=str(video), controls=str(ctrl), out=str(tmp_path / "v"))
+    assert import_video(cfg).frames == 10
+
+
+def test_import_overwrite_replaces_only_its_own_dataset(tmp_path: Path) -> None:
+    log_dir = make_udacity(tmp_path)
+    out = tmp_path / "out"
+    import_udacity(UdacityImportConfig(log_dir=str(log_dir), out=str(out)))
+    s = import_udacity(
+        UdacityImportConfig(log_dir=str(log_dir), out=str(out), cameras=["left"], overwrite=True)
+    )
+    assert s.frames == 12 and DrivingLog(out).episodes[0].meta["camera"] == "left"
+    with pytest.raises(LogFormatError, match="is the input"):
+        import_udacity(UdacityImportConfig(log_dir=str(log_dir), out=str(log_dir), overwrite=True))
+    assert (log_dir / "IMG").is_dir() and (log_dir / "driving_log.csv").is_file()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +79,14 @@ def test_interrupted_write_is_not_readable_as_a_dataset(tmp_path: Path) -> None:
     # an unfinished episode is hidden even inside the staging folder
     staged = root.with_name("ds.incomplete") / "episodes"
     assert sorted(p.name for p in staged.iterdir()) == [".ep_00001.partial", "ep_00000"]
-    # the next writer cleans up the stale staging folder
+    # a killed process's lock is released by the OS; its lock file stays behind
+    os.close(log._lock._fd)
+    assert root.with_name("ds.lock").exists()
+    # the next writer cleans up the stale staging folder and the lock file
     with _writer(root) as log2, log2.episode() as ep:
         ep.append(_frame(3), timestamp=0, steering=0, speed=0)
     assert len(DrivingLog(root)) == 1
+    assert not root.with_name("ds.lock").exists()
 
 
 def test_existing_dataset_is_kept_until_the_new_one_is_complete(tmp_path: Path) -> None:
@@ -138,7 +144,7 @@ def test_empty_episode_and_empty_dataset_are_errors(tmp_path: Path) -> None:
 
 
 def test_metadata_is_validated(tmp_path: Path) -> None:
-    with pytest.raises(LogFormatError, match="positive"):
+    with pytest.raises(LogFormatError, match="within 1..8192"):
         LogWriter(tmp_path / "a", height=0, width=3, fps=30, signals=SIGNALS, source="t")
     with pytest.raises(LogFormatError, match="encoding"):
         LogWriter(
@@ -208,3 +214,145 @@ def test_reader_rejects_missing_episode_and_foreign_folders(
     (tmp_path / "empty").mkdir()
     with pytest.raises(LogFormatError, match="no dataset.json"):
         DrivingLog(tmp_path / "empty")
+
+
+# ------------------------------------------------ overwrite safety, locking, containment
+
+
+def test_overwrite_never_replaces_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("years of work")
+    with pytest.raises(LogFormatError, match="not an lnn_drive dataset.*nothing was deleted"):
+        _writer(thesis, overwrite=True)
+    assert (thesis / "chapter1.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"]  # no lock, no staging
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(LogFormatError, match="not an lnn_drive dataset"):
+        _writer(tmp_path / "file", overwrite=True)
+    (tmp_path / "link").symlink_to(thesis)
+    with pytest.raises(LogFormatError, match="symbolic link"):
+        _writer(tmp_path / "link", overwrite=True)
+
+
+def test_overwrite_never_touches_an_input(small_log: Path, tmp_path: Path) -> None:
+    inp = tmp_path / "inputs"
+    (inp / "sub").mkdir(parents=True)
+    (inp / "sub" / "a.csv").write_text("x")
+    for out, how in [(inp, "is"), (inp / "sub", "lies inside"), (tmp_path, "contains")]:
+        with pytest.raises(LogFormatError, match=f"{how} the input"):
+            _writer(out, overwrite=True, inputs=[inp])
+    # a dataset that is itself the input of the write
+    with pytest.raises(LogFormatError, match="is the input"):
+        _writer(small_log, overwrite=True, inputs=[small_log])
+    with pytest.raises(LogFormatError, match="contains the input"):
+        _writer(small_log, overwrite=True, inputs=[small_log / "episodes" / "ep_00000"])
+    assert (inp / "sub" / "a.csv").read_text() == "x"
+    assert len(DrivingLog(small_log)) == 1
+
+
+def test_overwrite_swaps_atomically_and_keeps_no_old_copy(small_log: Path) -> None:
+    with _writer(small_log, overwrite=True) as log, log.episode() as ep:
+        for i in range(3):
+            ep.append(_frame(i), timestamp=i, steering=1, speed=0)
+    d = DrivingLog(small_log)
+    assert d.num_frames == 3
+    assert sorted(p.name for p in small_log.parent.iterdir()) == ["ds"]
+
+
+def test_second_writer_to_the_same_root_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "ds"
+    first = _writer(root)
+    with first.episode() as ep:
+        ep.append(_frame(1), timestamp=0, steering=0, speed=0)
+    with pytest.raises(FileExistsError, match="being written by another process.*ds.lock"):
+        _writer(root, overwrite=True)
+    staged = root.with_name("ds.incomplete") / "episodes" / "ep_00000"
+    assert (staged / "episode.json").is_file()  # the first writer's staging survives
+    first.close()
+    assert len(DrivingLog(root)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_a_foreign_folder_named_like_the_staging_is_not_deleted(tmp_path: Path) -> None:
+    (tmp_path / "ds.incomplete").mkdir()
+    (tmp_path / "ds.incomplete" / "notes.txt").write_text("mine")
+    with pytest.raises(LogFormatError, match="not a staging folder of this project"):
+        _writer(tmp_path / "ds")
+    assert (tmp_path / "ds.incomplete" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "ds.lock").exists()
+
+
+def _set_name(root: Path, name: object) -> None:
+    p = root / "dataset.json"
+    d = json.loads(p.read_text())
+    d["episodes"][0]["name"] = name
+    p.write_text(json.dumps(d))
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc", "ep_00000/../../x", "ep_0", 7, None])
+def test_reader_only_follows_episode_names_of_the_format(small_log: Path, name) -> None:
+    _set_name(small_log, name)
+    with pytest.raises(LogFormatError, match=r"dataset.json, episodes\[0\]: episode name"):
+        DrivingLog(small_log)
+
+
+def test_reader_refuses_an_episode_symlinked_outside(small_log: Path, tmp_path: Path) -> None:
+    ep = small_log / "episodes" / "ep_00000"
+    ep.rename(tmp_path / "elsewhere")
+    ep.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(LogFormatError, match="resolves to .*elsewhere, outside"):
+        DrivingLog(small_log)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{oops", "invalid JSON"),
+        ("[]", "expected a JSON object, got list"),
+        (
+            '{"num_frames": "6", "duration_s": 0.1}',
+            "num_frames must be a positive integer, got '6'",
+        ),
+        ('{"num_frames": 6.5, "duration_s": 0.1}', "num_frames must be a positive integer"),
+        ('{"duration_s": 0.1}', "num_frames must be a positive integer, got None"),
+        ('{"num_frames": 6, "duration_s": "long"}', "duration_s must be a non-negative number"),
+        ('{"num_frames": 6, "duration_s": 0.1, "meta": 3}', "meta must be an object"),
+    ],
+)
+def test_reader_names_a_malformed_episode_json(small_log: Path, text: str, match: str) -> None:
+    path = small_log / "episodes" / "ep_00000" / "episode.json"
+    path.write_text(text)
+    with pytest.raises(LogFormatError, match=match) as e:
+        DrivingLog(small_log)
+    assert str(e.value).startswith(str(path))
+
+
+def test_signals_csv_encoding(small_log: Path) -> None:
+    path = small_log / "episodes" / "ep_00000" / "signals.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a BOM (saved by Excel) is fine
+    d = DrivingLog(small_log)
+    assert len(d.signals(d.episodes[0])["steering"]) == 6
+    path.write_bytes(path.read_bytes().replace(b"steering", b"st\xe9ering"))
+    with pytest.raises(LogFormatError, match=r"signals.csv, line 1: not UTF-8 text \(byte 0xe9"):
+        d.signals(d.episodes[0])
+
+
+def test_a_new_dataset_may_go_inside_an_input_folder(tmp_path: Path) -> None:
+    inp = tmp_path / "inputs"
+    inp.mkdir()
+    with _writer(inp / "converted", inputs=[inp]) as log, log.episode() as ep:
+        ep.append(_frame(1), timestamp=0, steering=0, speed=0)
+    assert len(DrivingLog(inp / "converted")) == 1
+
+
+def test_overwrite_without_an_atomic_swap_keeps_the_old_dataset_aside(
+    small_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lnn_drive.data.log as log_module
+
+    monkeypatch.setattr(log_module, "_exchange", lambda a, b: False)
+    with _writer(small_log, overwrite=True) as log, log.episode() as ep:
+        ep.append(_frame(1), timestamp=0, steering=1, speed=0)
+    assert DrivingLog(small_log).num_frames == 1
+    assert sorted(p.name for p in small_log.parent.iterdir()) == ["ds"]

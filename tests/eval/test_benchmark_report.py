@@ -19,11 +19,20 @@ def _run(aut: dict[str, float], seed: int) -> dict:
             "max_abs_offset": 1.0,
             "mean_abs_heading_error": 0.01,
             "smoothness": 0.001,
+            "interventions": round((1 - a) * 100),
+            "distance_km": 10.0,
+            "elapsed_s": 1000.0,
         }
         for c, a in aut.items()
     }
     summary = {"encoder_params": 79420, "neurons": 19, "synapses": 253, "controller_params": 1065}
-    return {"metrics": metrics, "summary": summary, "val_loss": 0.1 + seed, "train_s": 60.0}
+    return {
+        "metrics": metrics,
+        "summary": summary,
+        "val_loss": 0.1 + seed,
+        "train_s": 60.0,
+        "seed": seed,
+    }
 
 
 def test_report_ranks_ncp_and_says_when_it_loses(tmp_path: Path) -> None:
@@ -48,6 +57,9 @@ def test_report_ranks_ncp_and_says_when_it_loses(tmp_path: Path) -> None:
     assert "alone has the best mean autonomy in 1 of 2 conditions" in text
     assert "does not come out ahead overall" in text
     assert (tmp_path / "bench_robustness.png").stat().st_size > 0
+    # statistics: Garwood interval of the CNN's 150 interventions in 30 km, exact seed-level p
+    assert "| clean | CNN (feedforward) | 5.000 [4.232, 5.867] | 0.100 | 0.1 |" in text
+    assert "| NCP (CfC) | 2 | clean | 10.0 | 1 | 0.100 [0.003, 0.557] | 99.4% |" in text
 
 
 def test_report_calls_ties_ties(tmp_path: Path) -> None:

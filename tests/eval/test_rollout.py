@@ -92,7 +92,7 @@ class MirrorPolicy(ConstPolicy):
         return frames.reshape(len(frames), -1).mean(1, keepdims=True).astype(np.float32) / 1e3
 
 
-@pytest.mark.parametrize("vector", ["sync", "async"])
+@pytest.mark.parametrize("vector", ["sync", "async", "inprocess"])
 def test_traces_follow_dynamics(vector: str) -> None:
     seeds = [10, 11, 12, 13, 14]
     traces = run_drives(

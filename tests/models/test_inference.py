@@ -48,5 +48,8 @@ def test_fast_actor_satisfies_the_policy_protocol() -> None:
     actor.reset_rows(np.array([True]))
     p.reset(1)
     np.testing.assert_allclose(actor.act(frames[0]), p.act(frames[0]), atol=1e-4)
-    with pytest.raises(ValueError, match="one episode"):
-        actor.reset(2)
+    # batches of episodes: the state must be sized for them first
+    with pytest.raises(ValueError, match="reset"):
+        actor.act_batch(frames[:2])
+    actor.reset(2)
+    assert actor.act_batch(frames[:2]).shape == (2, 1)

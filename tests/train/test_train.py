@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,6 +103,14 @@ def test_same_seed_same_weights_and_resume_is_exact(tiny_cfg) -> None:
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
     assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
+    # metrics.csv of the resumed run has the uninterrupted run's rows, none repeated
+    assert _metric_rows(a["run_dir"]) == _metric_rows(b["run_dir"])
+
+
+def _metric_rows(run_dir: str) -> list[tuple[str, ...]]:
+    """(step, names of the metrics present) of each metrics.csv row."""
+    with open(Path(run_dir) / "metrics.csv", newline="") as f:
+        return [(r["step"], *sorted(k for k, v in r.items() if v)) for r in csv.DictReader(f)]
 
 
 def test_nan_loss_names_the_step_and_keeps_the_last_good_checkpoint(tiny_cfg, monkeypatch) -> None:

@@ -1,7 +1,13 @@
 """Importers: other recording formats into the project's driving-log format, all through
 :class:`~lnn_drive.data.log.LogWriter`."""
 
-from lnn_drive.data.importers.common import ImportSummary, resolve_frame_path
+from lnn_drive.data.importers.common import (
+    ImportSummary,
+    check_label,
+    decode_image,
+    read_image_bytes,
+    resolve_frame_path,
+)
 from lnn_drive.data.importers.udacity import UdacityImportConfig, import_udacity
 from lnn_drive.data.importers.video import VideoImportConfig, import_video
 
@@ -9,6 +15,9 @@ __all__ = [
     "ImportSummary",
     "UdacityImportConfig",
     "VideoImportConfig",
+    "check_label",
+    "decode_image",
+    "read_image_bytes",
     "import_udacity",
     "import_video",
     "resolve_frame_path",

@@ -11,7 +11,6 @@ steering label corrected by ``side_correction``.
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from dataclasses import dataclass, field
@@ -22,8 +21,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from lnn_drive.data.importers.common import ImportSummary, parse_float, resolve_frame_path
-from lnn_drive.data.log import LogFormatError, LogWriter
+from lnn_drive.data.importers.common import (
+    ImportSummary,
+    check_label,
+    decode_image,
+    parse_float,
+    read_image_bytes,
+    resolve_frame_path,
+)
+from lnn_drive.data.log import LogFormatError, LogWriter, check_destination, read_csv_rows
 from lnn_drive.data.units import speed_to_mps, steering_to_curvature
 
 log = logging.getLogger(__name__)
@@ -69,6 +75,8 @@ class UdacityImportConfig:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.cameras, str):
+            raise ValueError(f"cameras must be a list, e.g. cameras=[{self.cameras}], not a string")
         bad = [c for c in self.cameras if c not in CAMERAS]
         if bad or not self.cameras:
             raise ValueError(
@@ -112,12 +120,9 @@ def _stamp_from_name(path: str) -> float | None:
 
 
 def read_udacity_csv(path: Path) -> list[_Row]:
-    """Parse and check every row; raises :class:`LogFormatError` naming file and line."""
-    try:
-        with open(path, newline="") as f:
-            lines = list(csv.reader(f))
-    except OSError as e:
-        raise LogFormatError(f"{path}: cannot read ({e})") from e
+    """Parse and check every row (numbers, label ranges); raises :class:`LogFormatError`
+    naming file and line."""
+    lines = read_csv_rows(path)
     lines = [(i + 1, r) for i, r in enumerate(lines) if any(c.strip() for c in r)]
     if not lines:
         raise LogFormatError(f"{path}: empty CSV")
@@ -145,6 +150,8 @@ def read_udacity_csv(path: Path) -> list[_Row]:
             c: parse_float(r[col[c]], where=where, column=c)
             for c in ("steering", "throttle", "brake", "speed")
         }
+        for c, v in vals.items():
+            check_label(c, v, where=where, steering_unit="normalized")
         paths = {c: r[col[c]].strip() for c in CAMERAS}
         rows.append(_Row(line=line, paths=paths, stamp=_stamp_from_name(paths["center"]), **vals))
     if not rows:
@@ -181,6 +188,8 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
     csv_path = log_dir / cfg.csv_name
     if not csv_path.is_file():
         raise LogFormatError(f"{csv_path}: not found")
+    inputs = [log_dir, csv_path]
+    check_destination(cfg.out, overwrite=cfg.overwrite, inputs=inputs)
     rows = read_udacity_csv(csv_path)
     paths = {
         (i, cam): resolve_frame_path(
@@ -189,12 +198,10 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         for i, r in enumerate(rows)
         for cam in cfg.cameras
     }
+    for (i, cam), p in paths.items():  # fail on a truncated image before any work starts
+        read_image_bytes(p, where=f"{csv_path}, line {rows[i].line}, {cam}")
     t, segments = _segments(rows, cfg, csv_path)
-    probe = cv2.imread(str(paths[(0, cfg.cameras[0])]))
-    if probe is None:
-        raise LogFormatError(
-            f"{paths[(0, cfg.cameras[0])]}: cannot decode image ({csv_path}, line {rows[0].line})"
-        )
+    probe = decode_image(paths[(0, cfg.cameras[0])], where=f"{csv_path}, line {rows[0].line}")
     h, w = probe.shape[:2]
     steer_norm = np.array([r.steering for r in rows])
     speed = speed_to_mps(np.array([r.speed for r in rows]), unit=cfg.speed_unit)
@@ -206,7 +213,7 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         float(1.0 / np.median(np.diff(t))) if len(t) > 1 and np.median(np.diff(t)) > 0 else cfg.fps
     )
     frames = 0
-    with LogWriter(
+    writer = LogWriter(
         cfg.out,
         height=h,
         width=w,
@@ -215,6 +222,7 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
         source=f"udacity:{csv_path.resolve()}",
         encoding=cfg.encoding,
         overwrite=cfg.overwrite,
+        inputs=inputs,
         extra={
             "steering_conversion": {
                 "from": "normalized",
@@ -225,8 +233,9 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
             "cameras": list(cfg.cameras),
             "side_correction": cfg.side_correction,
         },
-    ) as writer:
-        bar = tqdm(total=len(rows) * len(cfg.cameras), desc="import-udacity", unit="frame")
+    )
+    bar = tqdm(total=len(rows) * len(cfg.cameras), desc="import-udacity", unit="frame")
+    with writer, bar:
         for k, seg in enumerate(segments):
             for cam in cfg.cameras:
                 kappa = steering_to_curvature(
@@ -245,9 +254,7 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
                     for j, i in enumerate(range(seg.start, seg.stop)):
                         p = paths[(i, cam)]
                         where = f"{csv_path}, line {rows[i].line}"
-                        bgr = cv2.imread(str(p))
-                        if bgr is None:
-                            raise LogFormatError(f"{p}: cannot decode image ({where})")
+                        bgr = decode_image(p, where=where)
                         if bgr.shape[:2] != (h, w):
                             raise LogFormatError(
                                 f"{p}: image is {bgr.shape[1]}x{bgr.shape[0]}, others are {w}x{h} ({where})"
@@ -262,7 +269,6 @@ def import_udacity(cfg: UdacityImportConfig) -> ImportSummary:
                         )
                         bar.update()
                 frames += seg.stop - seg.start
-        bar.close()
     n_eps = len(segments) * len(cfg.cameras)
     log.info("imported %d frames in %d episodes to %s", frames, n_eps, cfg.out)
     return ImportSummary(out=Path(cfg.out).absolute(), episodes=n_eps, frames=frames, notes=notes)

@@ -10,7 +10,6 @@ ends (and reported) or, with ``out_of_range: error``, rejected.
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from lnn_drive.data.importers.common import ImportSummary, parse_float
-from lnn_drive.data.log import STANDARD_UNITS, LogFormatError, LogWriter
+from lnn_drive.data.importers.common import ImportSummary, check_label, parse_float
+from lnn_drive.data.log import (
+    STANDARD_UNITS,
+    LogFormatError,
+    LogWriter,
+    check_destination,
+    read_csv_rows,
+)
 from lnn_drive.data.units import STEERING_UNITS, speed_to_mps, steering_to_curvature
 
 log = logging.getLogger(__name__)
@@ -90,16 +95,17 @@ class VideoImportConfig:
 
 
 def read_controls(
-    path: Path, time_column: str, columns: dict[str, str], time_scale: float
+    path: Path,
+    time_column: str,
+    columns: dict[str, str],
+    time_scale: float,
+    *,
+    steering_unit: str = "curvature",
 ) -> dict[str, np.ndarray]:
-    """Read the controls CSV strictly. Returns output signal -> values plus ``time`` (s)."""
-    try:
-        with open(path, newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            body = list(reader)
-    except OSError as e:
-        raise LogFormatError(f"{path}: cannot read ({e})") from e
+    """Read the controls CSV strictly (numbers, increasing time, label ranges for the
+    ``steering_unit`` given). Returns output signal -> values plus ``time`` (s)."""
+    rows = read_csv_rows(path)
+    header, body = (rows[0], rows[1:]) if rows else (None, [])
     if header is None:
         raise LogFormatError(f"{path}: empty CSV")
     header = [h.strip() for h in header]
@@ -123,7 +129,9 @@ def read_controls(
             )
         out["time"].append(t)
         for s, c in columns.items():
-            out[s].append(parse_float(row[idx[c]], where=where, column=c))
+            v = parse_float(row[idx[c]], where=where, column=c)
+            check_label(s, v, where=f"{where}, column {c}", steering_unit=steering_unit)
+            out[s].append(v)
     if len(out["time"]) < 2:
         raise LogFormatError(
             f"{path}: needs at least 2 data rows to align against, has {len(out['time'])}"
@@ -189,7 +197,15 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
     csv_path = Path(cfg.controls).expanduser()
     if not video.is_file():
         raise LogFormatError(f"{video}: video not found")
-    ctrl = read_controls(csv_path, cfg.time_column, dict(cfg.columns), cfg.time_scale)
+    inputs = [video, csv_path]
+    check_destination(cfg.out, overwrite=cfg.overwrite, inputs=inputs)
+    ctrl = read_controls(
+        csv_path,
+        cfg.time_column,
+        dict(cfg.columns),
+        cfg.time_scale,
+        steering_unit=cfg.steering_unit,
+    )
     if "steering" in ctrl:
         ctrl["steering"] = steering_to_curvature(
             ctrl["steering"],
@@ -226,6 +242,7 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
                 source=f"video:{video.resolve()}",
                 encoding=cfg.encoding,
                 overwrite=cfg.overwrite,
+                inputs=inputs,
                 extra={
                     "controls": str(csv_path.resolve()),
                     "align": cfg.align,
@@ -233,8 +250,8 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
                 },
             ) as writer,
             writer.episode(meta={"video": video.name}) as ep,
+            tqdm(total=declared or None, desc="import-video", unit="frame") as bar,
         ):
-            bar = tqdm(total=declared or None, desc="import-video", unit="frame")
             i = 0
             while True:
                 ok, bgr = cap.read()
@@ -272,7 +289,6 @@ def import_video(cfg: VideoImportConfig) -> ImportSummary:
                     **{k: float(v[0]) for k, v in vals.items()},
                 )
                 n_in += 1
-            bar.close()
             if i == 0:
                 raise LogFormatError(
                     f"{video}: no frames could be decoded (corrupt or truncated video?)"
