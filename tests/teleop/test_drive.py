@@ -108,6 +108,26 @@ def test_other_registered_env(tmp_path: Path) -> None:
     assert sig["throttle"][2] > 0 and sig["steering"][7] < 0
 
 
+def test_project_carracing_adapter(tmp_path: Path) -> None:
+    pytest.importorskip("Box2D")
+    keys = _script(tmp_path, [(0, "up", True), (3, "left", True)])
+    s = drive(
+        DriveConfig(
+            out=str(tmp_path / "ad"),
+            env_id="lnn_drive/CarRacing-v3",
+            headless=True,
+            realtime=False,
+            max_steps=8,
+            key_script=keys,
+            scale=2,
+        )
+    )
+    log = DrivingLog(s["out"])
+    sig = log.signals(log.episodes[0])
+    assert log.meta.signals["steering"] == "1/m"
+    assert sig["longitudinal"][2] > 0 and sig["steering"][7] > 0  # left = positive curvature
+
+
 def test_cli_bad_key_script_is_one_error(tmp_path: Path, run_command) -> None:
     bad = tmp_path / "k.json"
     bad.write_text('[{"key": "left"}]')
