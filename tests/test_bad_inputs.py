@@ -351,7 +351,12 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
     "udacity/cameras-a-string": (
         "import-udacity",
         lambda t: _udacity(t, args=("cameras=center",)),
-        "cameras must be a list, e.g. cameras=[center]",
+        "cameras: expected list[str], got 'center'",
+    ),
+    "udacity/fps-not-a-number": (
+        "import-udacity",
+        lambda t: _udacity(t, args=("fps=abc",)),
+        "fps: expected float, got 'abc'",
     ),
     # ---- video importer
     "video/out-is-input-folder": (
