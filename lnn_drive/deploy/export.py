@@ -151,6 +151,11 @@ def export_policy(
         ``path``.
     """
     _need_onnx()
+    if getattr(policy, "barrier", None) is not None:
+        raise ValueError(
+            "export: this policy has a BarrierNet layer (model.barrier); exporting it with its "
+            "filter is not supported, and exporting it without would drop the filter"
+        )
     path = Path(path)
     policy = policy.cpu().eval()
     c, h, w = policy.preprocess.output_shape

@@ -99,6 +99,11 @@ class FastActor:
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if getattr(policy, "barrier", None) is not None:
+            raise ValueError(
+                "FastActor: the policy has a BarrierNet layer (model.barrier), which the fast "
+                "path would drop; act with the Policy itself"
+            )
         self.precision = precision
         self.policy = policy
         self.preprocess = policy.preprocess

@@ -87,6 +87,10 @@ def test_config_is_validated() -> None:
         _policy(state_head={}, barrier={"p3": 1.0})
     with pytest.raises(ValueError, match="p_min > 0"):
         BarrierLayer(state_size=4, cfg=CBFConfig(), p_min=0.0)
+    from lnn_drive.models.inference import FastActor
+
+    with pytest.raises(ValueError, match="BarrierNet layer"):
+        FastActor(_policy(state_head={}, barrier={}))
 
 
 def test_gradients_flow_into_the_coefficient_head() -> None:
