@@ -364,9 +364,7 @@ def test_overwrite_replaces_previous_export_only_when_complete(
     with monkeypatch.context() as m:
         m.setattr(lr._VideoFileWriter, "write", failing)
         with pytest.raises(RuntimeError, match="disk full"):
-            export_lerobot(
-                LeRobotExportConfig(root=str(second), out=str(out), overwrite=True)
-            )
+            export_lerobot(LeRobotExportConfig(root=str(second), out=str(out), overwrite=True))
     assert _tree(out) == old
     summary = export_lerobot(
         LeRobotExportConfig(root=str(second), out=str(out), overwrite=True, codec="h264_lossless")
