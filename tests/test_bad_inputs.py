@@ -236,15 +236,16 @@ def _export(
     return bad
 
 
-def _import_into_source(t: Path) -> Bad:
-    """A real LeRobot export at ``t/lerobot`` imported onto itself with overwrite=true."""
+def _import_into_source(t: Path, out: Callable[[Path], Path] = lambda src: src) -> Bad:
+    """A real LeRobot export at ``t/lerobot`` imported with overwrite=true to ``out(src)``
+    (default: onto itself)."""
     pytest.importorskip("pyarrow")
     from lnn_drive.data.lerobot import LeRobotExportConfig, export_lerobot
 
     src = export_lerobot(
         LeRobotExportConfig(root=str(_dataset(t)), out=str(t / "lerobot"), codec="h264_lossless")
     ).out
-    return Bad([f"root={src}", f"out={src}", "overwrite=true"])
+    return Bad([f"root={src}", f"out={out(src)}", "overwrite=true"])
 
 
 #: id -> (command, build the inputs, text(s) the error line must contain)
@@ -320,10 +321,22 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         lambda t: _export(t, lambda t: t / "out", hold=True),
         ("out is being written by another process", "out.lock"),
     ),
+    "export-lerobot/foreign-folder-named-like-staging": (
+        "export-lerobot",
+        lambda t: _export(
+            t, lambda t: _foreign_folder(t).rename(t / "dest.incomplete").parent / "dest"
+        ),
+        ("dest.incomplete exists and is not a staging folder of this project",),
+    ),
     "import-lerobot/out-is-source": (
         "import-lerobot",
         _import_into_source,
         ("lerobot is the input", "write the dataset to a folder of its own"),
+    ),
+    "import-lerobot/out-contains-source": (
+        "import-lerobot",
+        lambda t: _import_into_source(t, out=lambda src: src.parent),
+        ("contains the input",),
     ),
     "udacity/out-under-a-file": (
         "import-udacity",
