@@ -94,7 +94,8 @@ class LeRobotExportConfig:
         data_file_size_mb: Start a new data file once one holds this much (LeRobot: 100).
         video_file_size_mb: Start a new video file once one holds this much (LeRobot: 500).
         chunks_size: Files per ``chunk-XXX`` folder (LeRobot: 1000).
-        overwrite: Replace an existing dataset at ``out`` (only once the new one is complete).
+        overwrite: Replace an existing LeRobot dataset at ``out`` (only once the new one is
+            complete; never a folder of other files nor one overlapping ``root``).
     """
 
     root: str
@@ -360,13 +361,16 @@ def _tasks_table(pa: Any, tasks: list[str]) -> Any:
 def export_lerobot(cfg: LeRobotExportConfig) -> ImportSummary:
     """Write the lnn_drive dataset ``cfg.root`` as a LeRobot v3.0 dataset at ``cfg.out``.
 
-    The dataset is built in ``<out>.incomplete/`` and renamed into place when complete, so
-    a failed export leaves nothing at ``out``.
+    The dataset is built in ``<out>.incomplete/`` under a lock on ``<out>.lock`` and
+    swapped into place when complete (:class:`~lnn_drive.data.log.StagedFolder`), so a
+    failed export leaves nothing at ``out`` and an overwritten one stays intact until then.
 
     Raises:
         LogFormatError: the source dataset is invalid (naming the file at fault) or has no
-            action signal.
-        FileExistsError: ``out`` exists and ``overwrite`` is false.
+            action signal; ``out`` is, contains or lies inside the source, or exists and is
+            not a LeRobot dataset.
+        FileExistsError: ``out`` exists and ``overwrite`` is false, or another writer holds it.
+        ValueError: a new ``out`` would lie inside the source dataset.
     """
     pa = _require("pyarrow")
     pq = _require("pyarrow.parquet")
