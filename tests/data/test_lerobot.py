@@ -342,12 +342,14 @@ def test_overwrite_replaces_previous_export_only_when_complete(
     export_lerobot(LeRobotExportConfig(root=str(first), out=str(out), codec="h264_lossless"))
     old = _tree(out)
     second = tmp_path / "b"
-    with LogWriter(
-        second, height=48, width=64, fps=20, signals={"steering": "1/m"}, source="b"
-    ) as log:
-        with log.episode() as ep:
-            for j in range(5):
-                ep.append(np.zeros((48, 64, 3), np.uint8), timestamp=j / 20, steering=0.0)
+    with (
+        LogWriter(
+            second, height=48, width=64, fps=20, signals={"steering": "1/m"}, source="b"
+        ) as log,
+        log.episode() as ep,
+    ):
+        for j in range(5):
+            ep.append(np.zeros((48, 64, 3), np.uint8), timestamp=j / 20, steering=0.0)
 
     seen: list[dict[str, bytes]] = []
     real_write = lr._VideoFileWriter.write
