@@ -4,6 +4,7 @@ codecs within tolerance, several files per chunk, and bad input refused whole.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -377,3 +378,19 @@ def test_overwrite_replaces_previous_export_only_when_complete(
     assert info["total_frames"] == 5 and info["total_episodes"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "lerobot"]
     assert not (out / ".lnn_drive_staging").exists()
+
+
+def test_export_after_a_killed_export_cleans_its_staging(tmp_path: Path) -> None:
+    """A killed exporter leaves ``<out>.incomplete/`` and ``<out>.lock``; the next export
+    (the lock is free again) removes both and writes the dataset."""
+    from lnn_drive.data.lerobot import is_lerobot_dataset
+    from lnn_drive.data.log import StagedFolder
+
+    src, out = _small_log(tmp_path / "src"), tmp_path / "lr"
+    killed = StagedFolder(out, overwrite=False, recognise=is_lerobot_dataset)
+    (killed.path / "data").mkdir()
+    os.close(killed._lock._fd)  # what the OS does when the process dies
+    assert out.with_name("lr.incomplete").is_dir() and out.with_name("lr.lock").exists()
+    export_lerobot(LeRobotExportConfig(root=str(src), out=str(out), codec="h264_lossless"))
+    assert is_lerobot_dataset(out) and not (out / "data" / ".lnn_drive_staging").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr", "src"]
