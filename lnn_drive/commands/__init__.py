@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "dagger": "lnn_drive.commands.dagger",
     "evaluate": "lnn_drive.commands.evaluate",
     "benchmark": "lnn_drive.commands.benchmark",
+    "benchmark-report": "lnn_drive.commands.benchmark_report",
     "saliency": "lnn_drive.commands.saliency",
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",

@@ -805,7 +805,11 @@ def benchmark(
 
 
 def report_from_results(
-    results_dir: str | Path, *, report: str | Path, command: str
+    results_dir: str | Path,
+    *,
+    report: str | Path,
+    command: str,
+    how_to_run: str | Path | None = None,
 ) -> dict[str, Any]:
     """Regenerate the benchmark report from stored result JSONs alone (no training, no
     evaluation): what ``lnn-drive benchmark-report results=<dir>`` runs.
@@ -818,6 +822,7 @@ def report_from_results(
         results_dir: Folder of result JSONs (e.g. ``docs/results/benchmark_hard``).
         report: The Markdown file to write (plots beside it).
         command: The command line printed in the report.
+        how_to_run: A Markdown file appended verbatim (the protocol's "How to run it").
 
     Returns:
         ``{"report": path, "runs": number of (model, seed) runs}``.
@@ -842,6 +847,11 @@ def report_from_results(
         recipe=recipe_summary(TrainConfig(**_train_fields(first["provenance"]["config"]))),
         sweeps=load_sweeps(results_dir),
     )
+    if how_to_run is not None:
+        text = path.read_text().rstrip("\n") + "\n\n" + Path(how_to_run).read_text()
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     return {"report": str(path), "runs": sum(len(r) for r in results.values())}
 
 
