@@ -59,8 +59,8 @@ MODEL_NAMES = {
 
 #: Run kinds: behaviour cloning, DAgger fine-tuned from the BC run, and the BC run
 #: fine-tuned on its own logs for the same steps (DAgger's equal-budget control).
-KIND_SUFFIX = {"bc": "", "dagger": "+dagger", "bc_more": "+bc_more"}
-KIND_LABEL = {"bc": "", "dagger": " + DAgger", "bc_more": " + BC (equal budget)"}
+KIND_SUFFIX = {"bc": "", "bc_more": "+bc_more", "dagger": "+dagger"}
+KIND_LABEL = {"bc": "", "bc_more": " + BC (equal budget)", "dagger": " + DAgger"}
 
 
 def display_name(name: str) -> str:
