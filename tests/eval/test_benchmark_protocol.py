@@ -155,3 +155,48 @@ def test_protocol_sweeps_fine_tunes_and_reports_from_results(tmp_path: Path, run
     assert (tmp_path / "docs" / "b_learning_curves.png").stat().st_size > 0
     code, _, err = run_command(["benchmark-report", f"results={tmp_path / 'nothing'}"])
     assert code == 2 and err.startswith("error:") and "nothing" in err
+
+
+def test_full_protocol_experiment_meets_the_issue_and_quick_shrinks_it() -> None:
+    from lnn_drive.commands.config import compose, env_config, eval_config, to_dataclass
+    from lnn_drive.eval.evaluate import _num_drives
+
+    def load(name: str):
+        job = compose("benchmark", ["hydra.run.dir=/tmp/unused", f"experiment={name}"])[0]
+        return job, to_dataclass(BenchmarkConfig, job.benchmark, where="benchmark.")
+
+    job, full = load("benchmark_hard_v2")
+    assert {"ncp_ltc", "ncp_cfc", "lstm", "ctrnn", "feedforward"} <= set(full.models)
+    assert len(full.seeds) >= 5 and len(full.lr_grid) >= 3 and full.tune_seed not in full.seeds
+    ev, env = eval_config(job.eval), env_config(job.env)
+    assert ev.distance_km >= 20 and _num_drives(ev, env.speed, env.dt) >= 60
+    assert _num_drives(ev, env.speed, env.dt) <= full.roads.test_count
+    assert job.env.id == "lnn_drive/LaneKeepingHard-v0" and ev.noise_variances and ev.presets
+    assert job.train.patience and job.train.max_steps >= 10 * job.train.val_every
+    quick_job, quick = load("benchmark_quick")
+    assert quick.lr_grid and quick.dagger_models and len(quick.seeds) < len(full.seeds)
+    assert eval_config(quick_job.eval).distance_km < ev.distance_km
+    assert quick_job.env.id == job.env.id
+
+
+@pytest.mark.slow
+def test_quick_experiment_end_to_end(tmp_path: Path, run_command) -> None:
+    """The whole quick profile through the commands (many minutes on 2 cores)."""
+    results = tmp_path / "results"
+    code, _, err = run_command(
+        [
+            "benchmark",
+            "experiment=benchmark_quick",
+            f"benchmark.results_dir={results}",
+            f"paths.output_dir={tmp_path / 'out'}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        ]
+    )
+    assert code == 0, err
+    assert len(list(results.glob("sweeps/*.json"))) == 2
+    code, out, err = run_command(
+        ["benchmark-report", f"results={results}", f"report={tmp_path / 'b.md'}", "how_to_run="]
+    )
+    assert code == 0, err
+    text = (tmp_path / "b.md").read_text()
+    assert "## Training protocol" in text and "DAgger against BC at equal budget" in text
