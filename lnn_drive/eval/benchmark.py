@@ -384,7 +384,6 @@ def run_one(
     if stored and all(v is not None for v in stored.values()):
         first = next(iter(stored.values()))
         return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
-    t0 = time.perf_counter()
     extra: dict[str, Any] = {}
     if kind == "bc":
         sweep = tune_lr(
@@ -398,6 +397,7 @@ def run_one(
             rerun_stale=rerun_stale,
         )
         lr = float(sweep["lr"])
+        t0 = time.perf_counter()  # the run's own minutes, not the sweep's
         res = train_fn(
             dataclasses.replace(tc, lr=lr), data=data, model=recipe.models[model], run_dir=run_dir
         )
@@ -417,6 +417,7 @@ def run_one(
             rerun_stale=rerun_stale,
         )
         lr, ckpt = float(bc["lr"]), bc["checkpoint"]
+        t0 = time.perf_counter()
         if not Path(ckpt).is_file():  # results from another machine: remake the checkpoint
             ckpt = train_fn(
                 dataclasses.replace(tc, lr=lr),
