@@ -37,7 +37,12 @@ from lnn_drive.eval.provenance import (
 )
 from lnn_drive.eval.report import write_json
 from lnn_drive.eval.stats import statistics_section
-from lnn_drive.eval.training_report import concat_curves, read_curve, training_section
+from lnn_drive.eval.training_report import (
+    concat_curves,
+    read_curve,
+    save_figure,
+    training_section,
+)
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
 from lnn_drive.train.bc import NonFiniteLossError, TrainConfig
@@ -385,17 +390,10 @@ def run_one(
         first = next(iter(stored.values()))
         return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
     extra: dict[str, Any] = {}
+    shared = {"data_root": data_root, "out": out, "recipe": recipe, "bcfg": bcfg}
+    shared |= {"store": store, "train_fn": train_fn, "rerun_stale": rerun_stale}
     if kind == "bc":
-        sweep = tune_lr(
-            model=model,
-            data_root=data_root,
-            out=out,
-            recipe=recipe,
-            bcfg=bcfg,
-            store=store,
-            train_fn=train_fn,
-            rerun_stale=rerun_stale,
-        )
+        sweep = tune_lr(model=model, **shared)
         lr = float(sweep["lr"])
         t0 = time.perf_counter()  # the run's own minutes, not the sweep's
         res = train_fn(
@@ -404,18 +402,7 @@ def run_one(
         curve = read_curve(run_dir)
         steps_before = 0
     else:
-        bc = run_one(
-            model=model,
-            seed=seed,
-            data_root=data_root,
-            out=out,
-            recipe=recipe,
-            kind="bc",
-            bcfg=bcfg,
-            train_fn=train_fn,
-            store=store,
-            rerun_stale=rerun_stale,
-        )
+        bc = run_one(model=model, seed=seed, kind="bc", **shared)
         lr, ckpt = float(bc["lr"]), bc["checkpoint"]
         t0 = time.perf_counter()
         if not Path(ckpt).is_file():  # results from another machine: remake the checkpoint
@@ -563,11 +550,7 @@ def _fig4(results: dict[str, list[dict[str, Any]]], conds: list[str], path: Path
         ax.set_xticks(x, conds, rotation=30, ha="right", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def write_report(

@@ -123,9 +123,16 @@ def _curves_figure(
         ax.legend(fontsize=6)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
+    return save_figure(fig, path, dpi=100)
+
+
+def save_figure(fig: Any, path: Path, *, dpi: int) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
 
