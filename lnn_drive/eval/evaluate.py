@@ -156,9 +156,7 @@ def conditions(base_preset: str, ecfg: EvalConfig) -> list[Condition]:
     out = [Condition("clean", base_preset)]
     for scale in ecfg.noise_scales:
         prefix = "noise" if scale == "unit" else scale
-        out += [
-            Condition(f"{prefix}={v:g}", base_preset, v, scale) for v in ecfg.noise_variances
-        ]
+        out += [Condition(f"{prefix}={v:g}", base_preset, v, scale) for v in ecfg.noise_variances]
     out += [Condition(f"preset={p}", p) for p in ecfg.presets if p != base_preset]
     return out
 
