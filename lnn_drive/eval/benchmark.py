@@ -24,6 +24,7 @@ from lnn_drive.data.dataset import DataConfig
 from lnn_drive.envs.collect import CollectConfig
 from lnn_drive.envs.config import EnvConfig
 from lnn_drive.eval.evaluate import EvalConfig, conditions, evaluate_policy, load_policy
+from lnn_drive.eval.paper_tables import paper_tables_section
 from lnn_drive.eval.provenance import (
     ResultKey,
     ResultStore,
@@ -35,7 +36,6 @@ from lnn_drive.eval.provenance import (
     shard_items,
 )
 from lnn_drive.eval.report import write_json
-from lnn_drive.eval.paper_tables import paper_tables_section
 from lnn_drive.eval.stats import statistics_section
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
