@@ -53,7 +53,10 @@ __all__ = [
     "SeedDynamics",
     "SeedSaliency",
     "analysis_states",
+    "SeedsConfig",
+    "benchmark_checkpoints",
     "dynamics_over_seeds",
+    "explain_over_seeds",
     "dynamics_table",
     "noisy_frames",
     "saliency_tables",
@@ -658,4 +661,224 @@ def dynamics_table(summaries: Sequence[DynamicsSummary]) -> str:
             f"| {s.model} | {len(s.seeds)} | {s.seeds[0].units} | {s.pc1.fmt('{:.1f}', 100)} | "
             f"{s.tree_heldout.fmt()} | {s.linear_heldout.fmt()} |"
         )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------- the whole path
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeedsConfig:
+    """Options of ``lnn-drive saliency-seeds`` (``conf/saliency_seeds.yaml``).
+
+    Attributes:
+        frames: Clean frames along the privileged expert's drive, shared by every model.
+        frame_stride: Keep every k-th step of that drive.
+        roads: Roads the frames are spread over.
+        frame_seed: First road seed of the frames (held-out roads).
+        noise_variances: Frame-noise variances for the SSIM.
+        noise_seed: Noise seed (the same noisy frames for every checkpoint).
+        noise_scale: ``unit`` (variance on [0, 1], the paper's convention as read here) or
+            ``snr`` (signal-to-noise matched).
+        horizon_band: Horizon half-band, fraction of the frame height.
+        control_seeds: Initialisation seeds of the untrained-encoder control (one control
+            row per model; empty: none).
+        dynamics_steps: Closed-loop steps per checkpoint for PCA and the readouts (0: skip).
+        dynamics_seed: Road of that run.
+        tree_depth: Decision-tree depth.
+        tree_heldout: Fraction of later steps held out for the fidelities.
+        batch: Frames per saliency batch.
+    """
+
+    frames: int = 200
+    frame_stride: int = 4
+    roads: int = 4
+    frame_seed: int = 20000
+    noise_variances: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3])
+    noise_seed: int = 0
+    noise_scale: str = "unit"
+    horizon_band: float = 0.1
+    control_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    dynamics_steps: int = 600
+    dynamics_seed: int = 30000
+    tree_depth: int = 3
+    tree_heldout: float = 0.3
+    batch: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("frames", "frame_stride", "roads", "batch", "tree_depth"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"seeds.{name} must be >= 1, got {getattr(self, name)}")
+        if self.dynamics_steps != 0 and self.dynamics_steps < 10:
+            raise ValueError(f"seeds.dynamics_steps must be 0 or >= 10, got {self.dynamics_steps}")
+        if not self.noise_variances:
+            raise ValueError("seeds.noise_variances must list at least one variance")
+        for v in self.noise_variances:
+            if not float(v) > 0:
+                raise ValueError(f"seeds.noise_variances must be > 0, got {v}")
+        check_noise_scale(self.noise_scale, "seeds.noise_scale")
+        if not 0 < self.horizon_band < 1:
+            raise ValueError(f"seeds.horizon_band must be in (0, 1), got {self.horizon_band}")
+        if not 0 < self.tree_heldout < 1:
+            raise ValueError(f"seeds.tree_heldout must be in (0, 1), got {self.tree_heldout}")
+
+
+def benchmark_checkpoints(bench_dir: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Model tag -> its seeds' ``best.pt`` under a benchmark output folder
+    (``runs/<model>/seed<k>/checkpoints/best.pt``), seeds in numeric order.
+
+    Raises:
+        FileNotFoundError: no such folder, or no checkpoint under it.
+    """
+    from pathlib import Path
+
+    root = Path(bench_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"benchmark_dir: no such folder: {root}")
+    found: dict[str, list[tuple[int, str]]] = {}
+    for p in root.glob("runs/*/seed*/checkpoints/best.pt"):
+        seed_dir = p.parent.parent.name
+        try:
+            k = int(seed_dir[len("seed") :])
+        except ValueError:
+            continue
+        found.setdefault(p.parent.parent.parent.name, []).append((k, str(p)))
+    if not found:
+        raise FileNotFoundError(
+            f"benchmark_dir: no runs/<model>/seed<k>/checkpoints/best.pt under {root}"
+        )
+    return {m: [p for _, p in sorted(v)] for m, v in sorted(found.items())}
+
+
+def explain_over_seeds(
+    checkpoints: Mapping[str, Sequence[CheckpointLike]],
+    make_env: Callable[[str | None], gym.Env],
+    cfg: SeedsConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    loader: Callable[[Any], Policy] | None = None,
+) -> dict[str, Any]:
+    """Saliency (both SSIM normalisations, region shares, untrained control) and dynamics
+    (h-only PCA, tree vs linear readout) of every model over its seeds; writes
+    ``seeds.md`` and ``seeds.json`` under ``out_dir`` and returns the summary.
+
+    Args:
+        checkpoints: Model name -> one checkpoint (path or ``Policy``) per training seed.
+        make_env: ``make_env(preset)`` -> a LaneKeeping env (``None``: the base preset).
+        cfg: Options.
+        out_dir: Output folder.
+        loader: Checkpoint loader (default ``load_policy``).
+    """
+    from pathlib import Path
+
+    from lnn_drive.eval.report import write_json
+    from lnn_drive.explain.pipeline import collect_frames
+
+    if not checkpoints:
+        raise ValueError("no models given")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames, labels = collect_frames(
+        make_env, n=cfg.frames, stride=cfg.frame_stride, roads=cfg.roads, seed=cfg.frame_seed
+    )
+    sal: list[SaliencySummary] = []
+    dyn: list[DynamicsSummary] = []
+    for model, cks in checkpoints.items():
+        summ, ctrl = saliency_over_seeds(
+            cks,
+            frames,
+            labels,
+            model=model,
+            noise_variances=cfg.noise_variances,
+            noise_seed=cfg.noise_seed,
+            noise_scale=cfg.noise_scale,
+            band=cfg.horizon_band,
+            batch=cfg.batch,
+            control_seeds=cfg.control_seeds,
+            loader=loader,
+        )
+        sal += [summ] + ([ctrl] if ctrl is not None else [])
+        first = _load(cks[0], loader)[0]
+        stateful = getattr(getattr(first, "controller", None), "state_size", 1) > 0
+        if cfg.dynamics_steps and stateful:
+            dyn.append(
+                dynamics_over_seeds(
+                    cks,
+                    lambda: make_env(None),
+                    model=model,
+                    steps=cfg.dynamics_steps,
+                    seed=cfg.dynamics_seed,
+                    max_depth=cfg.tree_depth,
+                    heldout=cfg.tree_heldout,
+                    loader=loader,
+                )
+            )
+    summary = {
+        "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+        "frames": len(frames),
+        "saliency": [s.to_dict() for s in sal],
+        "dynamics": [
+            {
+                "model": d.model,
+                "sources": [x.source for x in d.seeds],
+                "units": d.seeds[0].units,
+                "pc1": d.pc1.__dict__,
+                "tree_heldout": d.tree_heldout.__dict__,
+                "linear_heldout": d.linear_heldout.__dict__,
+                "per_seed": [
+                    {
+                        "pc1": x.pc1,
+                        "tree_fit": x.readout.tree_fit,
+                        "tree_heldout": x.readout.tree_heldout,
+                        "linear_fit": x.readout.linear_fit,
+                        "linear_heldout": x.readout.linear_heldout,
+                    }
+                    for x in d.seeds
+                ],
+            }
+            for d in dyn
+        ],
+    }
+    md = _seeds_markdown(sal, dyn, cfg, len(frames))
+    tmp = out / ".seeds.md.tmp"
+    tmp.write_text(md)
+    os.replace(tmp, out / "seeds.md")
+    write_json(summary, out / "seeds.json")
+    summary["files"] = {"md": str(out / "seeds.md"), "json": str(out / "seeds.json")}
+    return summary
+
+
+def _seeds_markdown(
+    sal: Sequence[SaliencySummary], dyn: Sequence[DynamicsSummary], cfg: SeedsConfig, n: int
+) -> str:
+    scale = "variance on [0, 1]" if cfg.noise_scale == "unit" else "signal-to-noise matched"
+    lines = [
+        "# Saliency and dynamics over training seeds",
+        "",
+        f"{n} clean frames along the privileged expert's drive on roads {cfg.frame_seed}+; "
+        f"noise {scale}. Mean [95% t interval] over seeds. SSIM 'joint': clean and noisy "
+        "VisualBackProp maps min-max normalised together (Chahine et al.'s analysis code); "
+        "'per-map': each map on its own. Untrained-encoder rows: the same architecture "
+        f"re-initialised (seeds {list(cfg.control_seeds)}), the chance level of a share or "
+        "SSIM. Region shares: road surface, lane markings, horizon band (overlaps the "
+        "others), roadside (off-road ground and objects); area = share of a uniform map.",
+        "",
+        saliency_tables(sal),
+        "",
+    ]
+    if dyn:
+        lines += [
+            "## Neuron dynamics",
+            "",
+            f"One {cfg.dynamics_steps}-step closed-loop run per checkpoint on road "
+            f"{cfg.dynamics_seed}. PCA on the hidden state only (an LSTM's h, not [h, c]). "
+            f"Readouts of the commanded steering from the command neurons (all analysed units "
+            f"without an NCP wiring): a depth-{cfg.tree_depth} tree and a linear least-squares "
+            f"readout, fitted on the first {100 * (1 - cfg.tree_heldout):.0f}% of the steps, "
+            "R^2 on the later steps. A tree that does not beat the linear readout explains "
+            "nothing a weighted sum of the same neurons would not.",
+            "",
+            dynamics_table(dyn),
+            "",
+        ]
     return "\n".join(lines)

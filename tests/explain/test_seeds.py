@@ -169,3 +169,51 @@ def test_seed_dynamics_uses_command_neurons_and_h(tmp_path) -> None:
     assert d.readout.features[0] == "command_0"
     summ = S.dynamics_over_seeds([pol, FakePolicy(1)], FakeEnv, model="ncp", steps=40)
     assert summ.pc1.n == 2 and "linear R^2" in S.dynamics_table([summ])
+
+
+def test_explain_over_seeds_writes_tables_for_every_model(tmp_path) -> None:
+    cfg = S.SeedsConfig(
+        frames=8, roads=2, noise_variances=[0.2], control_seeds=[0], dynamics_steps=30
+    )
+    out = S.explain_over_seeds(
+        {"ncp": [FakePolicy(0), FakePolicy(1)], "ncp_b": [FakePolicy(2)]},
+        lambda preset: FakeEnv(),
+        cfg,
+        tmp_path,
+    )
+    md = (tmp_path / "seeds.md").read_text()
+    assert "ncp (untrained encoder)" in md and "linear R^2 held-out" in md
+    assert [s["model"] for s in out["saliency"]] == [
+        "ncp",
+        "ncp (untrained encoder)",
+        "ncp_b",
+        "ncp_b (untrained encoder)",
+    ]
+    assert out["dynamics"][0]["pc1"]["n"] == 2 and (tmp_path / "seeds.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"frames": 0}, "seeds.frames"),
+        ({"noise_variances": []}, "seeds.noise_variances"),
+        ({"noise_scale": "pixels"}, "seeds.noise_scale"),
+        ({"dynamics_steps": 3}, "seeds.dynamics_steps"),
+        ({"tree_heldout": 1.0}, "seeds.tree_heldout"),
+    ],
+)
+def test_seeds_config_errors(kw, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        S.SeedsConfig(**kw)
+
+
+def test_benchmark_checkpoints_are_found_in_seed_order(tmp_path) -> None:
+    for model, seed in [("ncp_cfc", 10), ("ncp_cfc", 2), ("lstm", 0)]:
+        p = tmp_path / "runs" / model / f"seed{seed}" / "checkpoints" / "best.pt"
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b"x")
+    found = S.benchmark_checkpoints(tmp_path)
+    assert list(found) == ["lstm", "ncp_cfc"]
+    assert [p.split("/")[-3] for p in found["ncp_cfc"]] == ["seed2", "seed10"]
+    with pytest.raises(FileNotFoundError, match="no runs/"):
+        S.benchmark_checkpoints(tmp_path / "runs")
