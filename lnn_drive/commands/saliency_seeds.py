@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig
 
-from lnn_drive.commands.config import env_config, plain, to_dataclass
-from lnn_drive.commands.saliency import env_factory
+from lnn_drive.commands.config import plain, to_dataclass
+from lnn_drive.commands.saliency import simulator
 from lnn_drive.eval.rollout import check_compatible
 from lnn_drive.explain.seeds import SeedsConfig, benchmark_checkpoints, explain_over_seeds
 from lnn_drive.train.checkpoint import load_policy
@@ -50,11 +49,7 @@ def run(cfg: DictConfig) -> int:
     """Explain over seeds; print ``seeds.md`` and the output folder."""
     sets = checkpoint_sets(cfg.models, cfg.benchmark_dir)
     scfg = to_dataclass(SeedsConfig, cfg.seeds, where="seeds.")
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    env = env_config(cfg.env)
-    make = env_factory(env)
-    probe = make(None)
+    _, make, probe = simulator(cfg)
     try:
         for paths in sets.values():
             for p in paths:

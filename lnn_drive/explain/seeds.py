@@ -672,14 +672,14 @@ class SeedsConfig:
     """Options of ``lnn-drive saliency-seeds`` (``conf/saliency_seeds.yaml``).
 
     Attributes:
-        frames: Clean frames along the privileged expert's drive, shared by every model.
-        frame_stride: Keep every k-th step of that drive.
-        roads: Roads the frames are spread over.
-        frame_seed: First road seed of the frames (held-out roads).
         noise_variances: Frame-noise variances for the SSIM.
         noise_seed: Noise seed (the same noisy frames for every checkpoint).
         noise_scale: ``unit`` (variance on [0, 1], the paper's convention as read here) or
             ``snr`` (signal-to-noise matched).
+        frames: Clean frames along the privileged expert's drive, shared by every model.
+        frame_stride: Keep every k-th step of that drive.
+        roads: Roads the frames are spread over.
+        frame_seed: First road seed of the frames (held-out roads).
         horizon_band: Horizon half-band, fraction of the frame height.
         control_seeds: Initialisation seeds of the untrained-encoder control (one control
             row per model; empty: none).
@@ -690,13 +690,13 @@ class SeedsConfig:
         batch: Frames per saliency batch.
     """
 
+    noise_variances: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3])
+    noise_scale: str = "unit"
+    noise_seed: int = 0
     frames: int = 200
     frame_stride: int = 4
     roads: int = 4
     frame_seed: int = 20000
-    noise_variances: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.3])
-    noise_seed: int = 0
-    noise_scale: str = "unit"
     horizon_band: float = 0.1
     control_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     dynamics_steps: int = 600
