@@ -24,6 +24,12 @@ def _register_envs() -> None:
                 max_episode_steps=1000,
                 kwargs=kwargs,
             )
+    if "lnn_drive/FlyToTarget-v0" not in registry:  # the drone task (docs/drone.md)
+        register(
+            id="lnn_drive/FlyToTarget-v0",
+            entry_point="lnn_drive.envs.fly_to_target:FlyToTargetEnv",
+            max_episode_steps=600,
+        )
     # Adapted external environments (lnn_drive/envs/adapters/): no max_episode_steps here,
     # the factory asks gymnasium for the wrapped env's own TimeLimit.
     if "lnn_drive/CarRacing-v3" not in registry:

@@ -72,3 +72,17 @@ def compose_cfg(tmp_path: Path) -> Callable[..., object]:
         return job
 
     return _compose
+
+
+@pytest.fixture
+def run_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple]:
+    """``run_command([command, *overrides])`` through the dispatcher, in-process, with the
+    Hydra run folder under ``tmp_path``; returns (exit status, stdout, stderr)."""
+    from lnn_drive.commands import main
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        code = main([argv[0], f"hydra.run.dir={tmp_path / 'run'}", *argv[1:]])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

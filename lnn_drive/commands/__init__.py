@@ -36,10 +36,19 @@ COMMANDS: dict[str, str] = {
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",
     "expert-check": "lnn_drive.commands.expert_check",
+    "collect-drone": "lnn_drive.commands.collect_drone",
+    "import-drone": "lnn_drive.commands.import_drone",
+    "eval-drone": "lnn_drive.commands.eval_drone",
+    "drone-expert-check": "lnn_drive.commands.drone_expert_check",
+    "demo-drone": "lnn_drive.commands.demo_drone",
     "export": "lnn_drive.commands.export",
     "carracing-expert": "lnn_drive.commands.carracing_expert",
     "carracing-collect": "lnn_drive.commands.carracing_collect",
     "carracing-evaluate": "lnn_drive.commands.carracing_evaluate",
+    "export-checkpoint": "lnn_drive.commands.export_checkpoint",
+    "export-lerobot": "lnn_drive.commands.export_lerobot",
+    "import-lerobot": "lnn_drive.commands.import_lerobot",
+    "drive": "lnn_drive.commands.drive",
 }
 
 #: Exit status of a user mistake (bad option, bad input file).
@@ -127,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             elif a in ("-h", "--help"):
                 show = "help"
             elif a in ("-m", "--multirun"):
-                raise ValueError("--multirun is not supported by lnn-drive; run one job per call")
+                from lnn_drive.commands.multirun import multirun
+
+                return multirun(command, name, [x for x in rest if x not in ("-m", "--multirun")])
             elif a.startswith("-"):
                 raise ValueError(f"unknown flag {a!r} (options are key=value overrides)")
             else:

@@ -142,6 +142,29 @@ def write_report(
     return report
 
 
+def html_stage(
+    report: Path,
+    policy: Policy,
+    env: EnvConfig,
+    *,
+    seed: int,
+    video: Path | None,
+    train_run: str | None,
+) -> Path:
+    """``report.html`` beside ``report.md``: everything embedded, plus the learning curves
+    and a saliency grid."""
+    from lnn_drive.eval.html_report import write_html_report
+    from lnn_drive.explain.report_figures import saliency_grid_along_drive
+
+    grid = saliency_grid_along_drive(policy, env, report.parent / "saliency_grid.png", seed=seed)
+    run = Path(train_run) if train_run else report.parent / "train"
+    return write_html_report(
+        report,
+        extra_media=[p for p in (grid, video) if p is not None],
+        learning_curves={policy.model_name: run / "metrics.csv"},
+    )
+
+
 def demo(
     dcfg: DemoConfig,
     *,
@@ -193,6 +216,9 @@ def demo(
         artefacts=artefacts,
     )
     artefacts["report"] = str(report)
+    artefacts["report_html"] = str(
+        html_stage(report, policy, env, seed=ecfg.seed, video=video, train_run=res.get("run_dir"))
+    )
     clean = ev["metrics"]["clean"]
     passed = clean["autonomy"] >= dcfg.target_autonomy
     summary = {

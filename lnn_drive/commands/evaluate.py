@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from lnn_drive.commands.config import env_config, eval_config
 from lnn_drive.eval.evaluate import evaluate_policy
+from lnn_drive.eval.html_report import write_eval_report
 from lnn_drive.protocols import PolicyProtocol
 from lnn_drive.train.checkpoint import load_policy
 
@@ -36,6 +37,9 @@ def run(cfg: DictConfig) -> int:
     env = env_config(cfg.env)
     policy = load_acting_policy(cfg.checkpoint)
     res = evaluate_policy(policy, env, ecfg, out_dir=Path(cfg.out_dir), label=policy.model_name)
+    res["files"]["report_html"] = str(
+        write_eval_report(res, Path(cfg.out_dir), label=policy.model_name)
+    )
     print(res["table"])
     for k, v in res["files"].items():
         print(f"{k}: {v}")

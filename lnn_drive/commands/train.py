@@ -27,3 +27,12 @@ def run(cfg: DictConfig) -> int:
         return NONFINITE_EXIT
     print(train_summary(result))
     return 0
+
+
+def sweep_value(cfg: DictConfig) -> float:
+    """One job of a Hydra sweep (``-m``): train and return the best validation loss, the
+    objective ``hydra/sweeper=optuna_tpe`` minimises (docs/sweeps.md)."""
+    tc, data, model = train_configs(cfg)
+    result = train(tc, data=data, model=model, run_dir=run_dir(cfg))
+    print(train_summary(result))
+    return float(result["val_loss"])

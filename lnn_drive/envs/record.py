@@ -39,6 +39,15 @@ class Decision:
     expert: bool = False
 
 
+class EndEpisode(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a rule's ``decide`` to end the current episode early; the frames recorded
+    so far are kept (an episode ended before its first frame is discarded)."""
+
+
+class EndRecording(EndEpisode):
+    """Raised by a rule's ``decide`` to end the episode and the whole recording."""
+
+
 class Rule(Protocol):
     """Decides the executed action and the labels at each step."""
 
@@ -135,10 +144,15 @@ def record_episodes(
         obs, info = e.reset(seed=int(episode.seed), options=options)
         rule.reset(episode)
         ep = writer.episode(meta=dict(episode.meta)) if writer is not None else None
+        ended: EndEpisode | None = None
         with ep if ep is not None else _NoEpisode():
             i = 0
             while episode.steps is None or i < episode.steps:
-                decision = rule.decide(obs, info)
+                try:
+                    decision = rule.decide(obs, info)
+                except EndEpisode as e:  # the rule (a person at the keyboard) ends it
+                    ended = e
+                    break
                 if on_step is not None:
                     on_step(obs, info, decision)
                 if ep is not None:
@@ -154,8 +168,12 @@ def record_episodes(
                 if terminated or truncated:
                     stats.terminations += int(terminated)
                     break
-        stats.episodes += 1
+            if ep is not None and len(ep) == 0:
+                ep.abort()
+        stats.episodes += int(i > 0 or ended is None)
         stats.distance_m += float(info.get("distance", 0.0))
+        if isinstance(ended, EndRecording):
+            break
     return stats
 
 

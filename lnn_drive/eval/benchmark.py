@@ -520,5 +520,12 @@ def benchmark(
         recipe=recipe_summary(recipe.train),
     )
     write_json(results, out / "benchmark.json")
-    print(f"report: {path}")
+    from lnn_drive.eval.html_report import write_html_report
+
+    curves = {
+        f"{p.parent.parent.name}/{p.parent.name}": p
+        for p in sorted((out / "runs").glob("*/seed*/metrics.csv"))
+    }
+    html = write_html_report(path, learning_curves=curves)
+    print(f"report: {path}\nreport (html): {html}")
     return {"report": str(path), "results": results, "data_root": data_root}

@@ -124,7 +124,9 @@ def save_checkpoint(
 def read_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` plus the format and weight checks.
+    """``torch.load(path, weights_only=True)`` plus the format and weight checks; an
+    exported folder (``model.safetensors`` + ``config.json``) is read by
+    :mod:`lnn_drive.train.hub`, without unpickling anything.
 
     Raises:
         FileNotFoundError: no such file.
@@ -133,6 +135,12 @@ def read_checkpoint(
             naming the file (and key).
     """
     p = Path(path)
+    from lnn_drive.train import hub  # safetensors + config.json folders (export-checkpoint)
+
+    if hub.is_hub_layout(p):
+        ck = hub.read_hub_checkpoint(p, map_location=map_location)
+        check_finite(ck["model_state"], path=p)
+        return ck
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint not found: {p}")
     try:

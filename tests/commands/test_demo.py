@@ -31,5 +31,5 @@ def test_shrunk_demo_runs_every_stage(tmp_path) -> None:
     assert rc == 0
     s = json.loads((tmp_path / "demo" / "demo.json").read_text())
     assert 0.0 <= s["autonomy"] <= 1.0 and set(s["timings_s"]) >= {"collect", "train", "total"}
-    for key in ("checkpoint", "eval_video", "saliency_video", "report"):
+    for key in ("checkpoint", "eval_video", "saliency_video", "report", "report_html"):
         assert (tmp_path / "demo" / s["artefacts"][key]).exists(), key

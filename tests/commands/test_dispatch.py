@@ -86,7 +86,14 @@ BAD = [
     (["import-udacity"], "missing required option(s): log_dir"),
     (["import-video", "video=/no/v.mp4"], "missing required option(s): controls"),
     (["model-summary", "models=[nope]"], "unknown model 'nope'"),
-    (["train", "--multirun"], "--multirun is not supported"),
+    (["export-lerobot"], "missing required option(s): root"),
+    (["export-lerobot", "root=/no/such", "out=OUT"], "/no/such/dataset.json: not found"),
+    (["export-lerobot", "root=data/sample", "out=OUT", "codec=gif"], "codec must be one of"),
+    (["import-lerobot"], "missing required option(s): root"),
+    (["import-lerobot", "root=/no/such", "out=OUT"], "/no/such: no such dataset folder"),
+    (["export-checkpoint"], "missing required option(s): checkpoint"),
+    (["export-checkpoint", "checkpoint=/no/x.pt", "out=OUT"], "checkpoint not found: /no/x.pt"),
+    (["drive", "env_id=Nope-v0", "headless=true", "out=OUT"], "'Nope-v0' is not a registered"),
     (["train", "--cfg", "everything"], "--cfg takes job, hydra or all"),
     (["benchmark", "benchmark.models=[]"], "benchmark.models is empty"),
     (["benchmark", "benchmark.models=[transformer]"], "unknown model 'transformer'"),
@@ -133,7 +140,11 @@ def test_every_command_prints_its_config(capsys) -> None:
         required |= {"collect": ["out=x"], "import-udacity": ["log_dir=x"]}
         required |= {"export": ["checkpoint=x"]}
         required |= {"import-video": ["video=x", "controls=y"]}
+        required |= {"collect-drone": ["out=x"], "import-drone": ["log_dir=x"]}
+        required |= {"eval-drone": ["checkpoint=x"]}
         required |= {"carracing-collect": ["out=x"], "carracing-evaluate": ["checkpoint=x"]}
+        required |= {"export-lerobot": ["root=x"], "import-lerobot": ["root=x"]}
+        required |= {"export-checkpoint": ["checkpoint=x"]}
         assert main([name, "--cfg", "job", *required.get(name, [])]) == 0, name
         assert "paths:" in capsys.readouterr().out
         assert module.CONFIG and callable(module.run)
