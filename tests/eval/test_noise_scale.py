@@ -55,3 +55,21 @@ def test_eval_config_noise_scales_give_both_condition_sets() -> None:
     with pytest.raises(ValueError, match="eval.noise_scales"):
         EvalConfig(noise_scales=[])
     assert EvalConfig.from_mapping({"noise_scales": ["snr"]}).noise_scales == ["snr"]
+
+
+def test_the_closed_loop_uses_the_noise_scale() -> None:
+    import functools
+
+    from lnn_drive.eval.rollout import run_drives
+    from tests.eval.test_rollout import MirrorPolicy, ToyLane
+
+    # ToyLane's frames are flat: snr noise (relative to the frame's own contrast) is zero
+    fn = functools.partial(ToyLane, 0.0)
+    kw = dict(seeds=[3, 4], noise_variance=0.1, noise_seed=7, vector="sync", num_envs=2)
+    clean = run_drives(MirrorPolicy(0), fn, **{**kw, "noise_variance": 0.0})
+    unit = run_drives(MirrorPolicy(0), fn, **kw)
+    snr = run_drives(MirrorPolicy(0), fn, noise_scale="snr", **kw)
+    assert not np.array_equal(unit[0].command, clean[0].command)
+    np.testing.assert_array_equal(snr[0].command, clean[0].command)
+    with pytest.raises(ValueError, match="noise_scale"):
+        run_drives(MirrorPolicy(0), fn, noise_scale="pixels", **kw)
