@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "benchmark": "lnn_drive.commands.benchmark",
     "benchmark-report": "lnn_drive.commands.benchmark_report",
     "saliency": "lnn_drive.commands.saliency",
+    "saliency-seeds": "lnn_drive.commands.saliency_seeds",
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",
     "expert-check": "lnn_drive.commands.expert_check",
