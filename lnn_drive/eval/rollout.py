@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 from lnn_drive.eval.metrics import DriveTrace
-from lnn_drive.eval.wrappers import add_frame_noise
+from lnn_drive.eval.wrappers import add_frame_noise, check_noise_scale
 from lnn_drive.protocols import PolicyProtocol
 
 #: What a rollout needs from a policy (the project's one policy protocol).
@@ -114,14 +114,16 @@ def _row(info: Mapping[str, Any], key: str, i: int, default: float = 0.0) -> flo
     return float(np.asarray(v)[i])
 
 
-def _noisy_frames(obs: np.ndarray, drives: Sequence[_Drive | None], std: float) -> np.ndarray:
+def _noisy_frames(
+    obs: np.ndarray, drives: Sequence[_Drive | None], std: float, relative: bool = False
+) -> np.ndarray:
     """What the policy sees: the camera frames, with each running drive's frame noise."""
     if std <= 0:
         return obs
     frames = obs.copy()
     for i, d in enumerate(drives):
         if d is not None:
-            frames[i] = add_frame_noise(obs[i], std, d.rng)
+            frames[i] = add_frame_noise(obs[i], std, d.rng, relative=relative)
     return frames
 
 
@@ -215,6 +217,7 @@ def run_drives(
     num_envs: int = 2,
     noise_variance: float = 0.0,
     noise_seed: int = 0,
+    noise_scale: str = "unit",
     preset: str = "",
     dt: float = 1 / 30,
     vector: str = "async",
@@ -233,6 +236,8 @@ def run_drives(
             protocol); the noise of a drive is seeded from ``(noise_seed, road seed)`` so it
             does not depend on ``num_envs``.
         noise_seed: Noise seed.
+        noise_scale: ``unit`` (variance on [0, 1]) or ``snr`` (variance as a multiple of
+            each frame's pixel variance); see :mod:`lnn_drive.eval.wrappers`.
         preset: Appearance preset name (recorded in the traces).
         dt: Control period (s).
         vector: ``"async"`` (one process per environment), ``"sync"`` or ``"inprocess"``
@@ -251,6 +256,7 @@ def run_drives(
         raise ValueError(f"noise variance must be >= 0, got {noise_variance}")
     n = max(1, min(int(num_envs), len(seeds)))
     std = float(np.sqrt(noise_variance))
+    relative = check_noise_scale(noise_scale, "noise_scale") == "snr"
 
     def new_drive(seed: int) -> _Drive:
         rng = np.random.default_rng([int(noise_seed), seed]) if std > 0 else None
@@ -290,7 +296,7 @@ def run_drives(
             observe(info)
         step_of_first = 0
         while any(d is not None for d in drives):
-            frames = _noisy_frames(obs, drives, std)
+            frames = _noisy_frames(obs, drives, std, relative)
             actions = _actions(policy, frames, drives)
             if on_frame is not None and drives[0] is not None and drives[0].seed == seeds[0]:
                 on_frame(step_of_first, frames[0], float(actions[0, 0]), drives[0].last_expert)

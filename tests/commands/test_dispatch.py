@@ -70,6 +70,11 @@ BAD = [
     (["evaluate"], "missing required option(s): checkpoint"),
     (["evaluate", "checkpoint=/nonexistent/best.pt"], "/nonexistent/best.pt"),
     (["saliency"], "missing required option(s): checkpoints"),
+    (["saliency-seeds"], "give exactly one of models="),
+    (["saliency-seeds", "benchmark_dir=/nonexistent"], "benchmark_dir: no such folder"),
+    (["saliency-seeds", "models={a: []}"], "models.a: no checkpoints"),
+    (["saliency-seeds", "models={a: [x]}", "seeds.noise_scale=db"], "seeds.noise_scale"),
+    (["saliency-seeds", "models={a: [/nonexistent/best.pt]}"], "/nonexistent/best.pt"),
     (["export"], "missing required option(s): checkpoint"),
     (["export", "checkpoint=/nonexistent/best.pt"], "/nonexistent/best.pt"),
     (["export", "checkpoint=x", "opset=5"], "opset"),
@@ -140,6 +145,7 @@ def test_every_command_prints_its_config(capsys) -> None:
         required |= {"carracing-collect": ["out=x"], "carracing-evaluate": ["checkpoint=x"]}
         required |= {"export-lerobot": ["root=x"], "import-lerobot": ["root=x"]}
         required |= {"export-checkpoint": ["checkpoint=x"]}
+        required |= {"benchmark-report": ["results=x"]}
         assert main([name, "--cfg", "job", *required.get(name, [])]) == 0, name
         assert "paths:" in capsys.readouterr().out
         assert module.CONFIG and callable(module.run)
