@@ -86,6 +86,7 @@ class RecordStats:
         terminations: Episodes the environment terminated (crashes in terminate mode).
         interventions: Interventions reported by the environment (``info["intervened"]``).
         distance_m: Sum of ``info["distance"]`` at each episode's end (0 if not reported).
+        reward: Sum of the environment's rewards.
     """
 
     episodes: int = 0
@@ -94,6 +95,7 @@ class RecordStats:
     terminations: int = 0
     interventions: int = 0
     distance_m: float = 0.0
+    reward: float = 0.0
 
 
 def env_dt(env: gym.Env) -> float:
@@ -102,12 +104,25 @@ def env_dt(env: gym.Env) -> float:
     return float(dt) if dt else 1.0 / float(getattr(env, "metadata", {}).get("render_fps", 30))
 
 
+@dataclass(frozen=True)
+class Step:
+    """What one :meth:`RowEnvs.step` returned (per row, in the envs' own layout: arrays of
+    a vector environment, scalars and a dict of a single one)."""
+
+    reward: Any
+    terminated: Any
+    truncated: Any
+    info: Any
+
+
 class RowEnvs(Protocol):
     """``n`` environments stepped together (autoreset off), as :func:`drive_rows` uses them.
 
-    ``reset_rows`` resets the rows of ``mask`` onto their episodes (``None``: an idle row,
-    reset onto its previous seed so that it is never stepped past its end) and returns the
-    observations of all rows (n, ...) and the info; ``step`` steps every row.
+    ``reset_rows`` resets the rows of ``mask`` onto their episodes (``None``: an idle row;
+    a vector environment resets it onto its previous seed so that it is never stepped past
+    its end) and returns the observations of all rows (n, ...) and the info; ``step``
+    steps the rows of ``live`` (a vector environment steps every row, the actions of idle
+    rows are ignored).
     """
 
     num_envs: int
@@ -116,7 +131,9 @@ class RowEnvs(Protocol):
         self, episodes: Sequence[Episode | None], mask: np.ndarray, seeds: Sequence[int | None]
     ) -> tuple[np.ndarray, Any]: ...
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, Any, Any, Any, Any]: ...
+    def step(
+        self, actions: np.ndarray, live: np.ndarray
+    ) -> tuple[np.ndarray, Any, Any, Any, Any]: ...
 
 
 class RowDriver(Protocol):
@@ -134,9 +151,7 @@ class RowDriver(Protocol):
         """The (n, k) actions for the frames ``obs`` (n, ...), and the (n,) mask of live
         rows whose episode ends now, before this step (a frame limit, a person quitting)."""
 
-    def record(
-        self, actions: np.ndarray, info: Any, terminated: Any, truncated: Any, live: np.ndarray
-    ) -> np.ndarray:
+    def record(self, actions: np.ndarray, step: Step, live: np.ndarray) -> np.ndarray:
         """Record the step of the ``live`` rows; return the (n,) mask of rows whose episode
         the step ended."""
 
@@ -163,8 +178,9 @@ def drive_rows(envs: RowEnvs, driver: RowDriver) -> None:
         stepping = live & ~stopped
         ended = stopped.copy()
         if stepping.any():
-            obs, _, terminated, truncated, info = envs.step(actions)
-            ended |= np.asarray(driver.record(actions, info, terminated, truncated, stepping), bool)
+            obs, reward, terminated, truncated, info = envs.step(actions, stepping)
+            step = Step(reward=reward, terminated=terminated, truncated=truncated, info=info)
+            ended |= np.asarray(driver.record(actions, step, stepping), bool)
         if ended.any():
             driver.end(ended)
             live &= ~ended
@@ -211,8 +227,47 @@ class VectorRows:
             return self.envs.reset(seed=list(seeds))
         return self.envs.reset(seed=list(seeds), options={"reset_mask": mask})
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, Any, Any, Any, Any]:
+    def step(self, actions: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, Any, Any, Any, Any]:
         return self.envs.step(actions)
+
+
+class ListRows:
+    """A list of environments as :class:`RowEnvs`: only the rows with an episode are reset
+    and only the live rows are stepped; the info is the list of the rows' own infos (an
+    idle row keeps its last observation and info)."""
+
+    def __init__(self, envs: Sequence[gym.Env]) -> None:
+        self.envs = list(envs)
+        self.num_envs = len(self.envs)
+        self.obs: np.ndarray | None = None
+        self.infos: list[Mapping[str, Any]] = [{} for _ in self.envs]
+
+    def reset_rows(
+        self, episodes: Sequence[Episode | None], mask: np.ndarray, seeds: Sequence[int | None]
+    ) -> tuple[np.ndarray, Any]:
+        for i in np.flatnonzero(mask):
+            ep = episodes[i]
+            if ep is None:
+                continue
+            options = dict(ep.options) if ep.options else None
+            obs, self.infos[i] = self.envs[i].reset(seed=int(ep.seed), options=options)
+            if self.obs is None:
+                self.obs = np.zeros((self.num_envs, *np.shape(obs)), np.asarray(obs).dtype)
+            self.obs[i] = obs
+        assert self.obs is not None
+        return self.obs.copy(), list(self.infos)
+
+    def step(self, actions: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, Any, Any, Any, Any]:
+        assert self.obs is not None
+        reward = np.zeros(self.num_envs)
+        terminated = np.zeros(self.num_envs, bool)
+        truncated = np.zeros(self.num_envs, bool)
+        for i in np.flatnonzero(live):
+            obs, reward[i], terminated[i], truncated[i], self.infos[i] = self.envs[i].step(
+                actions[i]
+            )
+            self.obs[i] = obs
+        return self.obs.copy(), reward, terminated, truncated, list(self.infos)
 
 
 class _OneRow:
@@ -236,7 +291,7 @@ class _OneRow:
         obs, info = self.env.reset(seed=int(episode.seed), options=options)
         return obs[None], info  # (1, ...)
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, Any, Any, Any, Any]:
+    def step(self, actions: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, Any, Any, Any, Any]:
         obs, reward, terminated, truncated, info = self.env.step(actions[0])
         return obs[None], reward, terminated, truncated, info  # (1, ...)
 
@@ -290,10 +345,10 @@ class _Recorder:
         self.stats.expert_frames += int(decision.expert)
         return np.asarray(decision.action)[None], np.zeros(1, bool)  # (1, k)
 
-    def record(
-        self, actions: np.ndarray, info: Any, terminated: Any, truncated: Any, live: np.ndarray
-    ) -> np.ndarray:
+    def record(self, actions: np.ndarray, step: Step, live: np.ndarray) -> np.ndarray:
+        info, terminated, truncated = step.info, step.terminated, step.truncated
         self.info = info
+        self.stats.reward += float(step.reward)
         self.stats.interventions += int(bool(info.get("intervened", False)))
         if self.after_step is not None:
             self.after_step(info)

@@ -20,7 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from lnn_drive.envs.record import Episode, VectorRows, drive_rows
+from lnn_drive.envs.record import Episode, Step, VectorRows, drive_rows
 from lnn_drive.eval.metrics import DriveTrace
 from lnn_drive.eval.wrappers import add_frame_noise
 from lnn_drive.protocols import PolicyProtocol
@@ -199,12 +199,11 @@ class _Evaluator:
             self.step_of_first += 1
         return actions, np.zeros(len(self.drives), bool)
 
-    def record(
-        self, actions: np.ndarray, info: Any, terminated: Any, truncated: Any, live: np.ndarray
-    ) -> np.ndarray:
+    def record(self, actions: np.ndarray, step: Step, live: np.ndarray) -> np.ndarray:
+        info, terminated = step.info, step.terminated
         if self.observe is not None:
             self.observe(info)
-        ended = np.asarray(terminated) | np.asarray(truncated)
+        ended = np.asarray(terminated) | np.asarray(step.truncated)
         return _record_step(
             self.drives, actions, info, ended, np.asarray(terminated), finish=self.finish
         )
