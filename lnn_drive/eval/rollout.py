@@ -188,7 +188,6 @@ class _Evaluator:
             return
         if self.observe is not None:
             self.observe(info, rows)
-        self.policy.reset_rows(rows)
 
     def act(self, obs: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         frames = _noisy_frames(obs, self.drives, self.std)
@@ -209,7 +208,7 @@ class _Evaluator:
         )
 
     def end(self, rows: np.ndarray) -> None:
-        return None
+        self.policy.reset_rows(rows)  # each finished drive zeroes exactly its row
 
 
 def _record_step(
