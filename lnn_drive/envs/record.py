@@ -503,6 +503,23 @@ class PolicyRule:
         return Decision(action=action, labels=labels)
 
 
+@dataclass
+class FunctionRule:
+    """A rule from a function ``act(obs, info) -> action`` (which may raise
+    :class:`EndEpisode` / :class:`EndRecording`); nothing is labelled. For drives that
+    are replayed rather than recorded (calibration frames, figures, expert checks)."""
+
+    act: Callable[[np.ndarray, Mapping[str, Any]], Any]
+    on_reset: Callable[[Episode], None] | None = None
+
+    def reset(self, episode: Episode) -> None:
+        if self.on_reset is not None:
+            self.on_reset(episode)
+
+    def decide(self, obs: np.ndarray, info: Mapping[str, Any]) -> Decision:
+        return Decision(action=np.asarray(self.act(obs, info)), labels={})
+
+
 #: What the lane-keeping car observes besides the camera: signal -> ``info`` key.
 CAR_OBSERVED: dict[str, str] = {
     "lateral_offset": "lateral_offset",
