@@ -225,6 +225,29 @@ def _held(t: Path) -> Bad:
     return bad
 
 
+def _export(
+    t: Path, out: Callable[[Path], Path], *, overwrite: bool = True, hold: bool = False
+) -> Bad:
+    """Export the dataset ``t/parent/ds`` to ``out(t)`` (made by ``out``), with overwrite=true."""
+    root = _dataset(t, "parent/ds")
+    bad = Bad([f"root={root}", f"out={out(t)}", f"overwrite={str(overwrite).lower()}"])
+    if hold:
+        bad.hold.append(_hold(t / "out"))
+    return bad
+
+
+def _import_into_source(t: Path, out: Callable[[Path], Path] = lambda src: src) -> Bad:
+    """A real LeRobot export at ``t/lerobot`` imported with overwrite=true to ``out(src)``
+    (default: onto itself)."""
+    pytest.importorskip("pyarrow")
+    from lnn_drive.data.lerobot import LeRobotExportConfig, export_lerobot
+
+    src = export_lerobot(
+        LeRobotExportConfig(root=str(_dataset(t)), out=str(t / "lerobot"), codec="h264_lossless")
+    ).out
+    return Bad([f"root={src}", f"out={out(src)}", "overwrite=true"])
+
+
 #: id -> (command, build the inputs, text(s) the error line must contain)
 CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
     # ---- overwrite safety: out= may only replace a dataset, never an input
@@ -267,6 +290,53 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
         "collect",
         lambda t: Bad([f"out={t / 'out'}", "episodes=1", "steps=2"], hold=[_hold(t / "out")]),
         ("out is being written by another process",),
+    ),
+    "export-lerobot/out-is-foreign-folder": (
+        "export-lerobot",
+        lambda t: _export(t, _foreign_folder),
+        ("thesis is not a LeRobot dataset", "nothing was deleted"),
+    ),
+    "export-lerobot/out-is-source": (
+        "export-lerobot",
+        lambda t: _export(t, lambda t: t / "parent" / "ds"),
+        ("ds is the input", "write the dataset to a folder of its own"),
+    ),
+    "export-lerobot/out-contains-source": (
+        "export-lerobot",
+        lambda t: _export(t, lambda t: t / "parent"),
+        ("parent contains the input",),
+    ),
+    "export-lerobot/out-inside-source": (
+        "export-lerobot",
+        lambda t: _export(t, lambda t: t / "parent" / "ds" / "episodes"),
+        ("episodes lies inside the input",),
+    ),
+    "export-lerobot/new-out-inside-source": (
+        "export-lerobot",
+        lambda t: _export(t, lambda t: t / "parent" / "ds" / "lerobot", overwrite=False),
+        ("must lie outside the source dataset",),
+    ),
+    "export-lerobot/out-held-by-another-exporter": (
+        "export-lerobot",
+        lambda t: _export(t, lambda t: t / "out", hold=True),
+        ("out is being written by another process", "out.lock"),
+    ),
+    "export-lerobot/foreign-folder-named-like-staging": (
+        "export-lerobot",
+        lambda t: _export(
+            t, lambda t: _foreign_folder(t).rename(t / "dest.incomplete").parent / "dest"
+        ),
+        ("dest.incomplete exists and is not a staging folder of this project",),
+    ),
+    "import-lerobot/out-is-source": (
+        "import-lerobot",
+        _import_into_source,
+        ("lerobot is the input", "write the dataset to a folder of its own"),
+    ),
+    "import-lerobot/out-contains-source": (
+        "import-lerobot",
+        lambda t: _import_into_source(t, out=lambda src: src.parent),
+        ("contains the input",),
     ),
     "udacity/out-under-a-file": (
         "import-udacity",
@@ -351,7 +421,12 @@ CASES: dict[str, tuple[str, Build, str | tuple[str, ...]]] = {
     "udacity/cameras-a-string": (
         "import-udacity",
         lambda t: _udacity(t, args=("cameras=center",)),
-        "cameras must be a list, e.g. cameras=[center]",
+        "cameras: expected list[str], got 'center'",
+    ),
+    "udacity/fps-not-a-number": (
+        "import-udacity",
+        lambda t: _udacity(t, args=("fps=abc",)),
+        "fps: expected float, got 'abc'",
     ),
     # ---- video importer
     "video/out-is-input-folder": (

@@ -30,8 +30,6 @@ import json
 import math
 import os
 import re
-import shutil
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -41,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from lnn_drive.data.importers.common import ImportSummary
-from lnn_drive.data.log import ENCODINGS, DrivingLog, LogFormatError, LogWriter
+from lnn_drive.data.log import ENCODINGS, DrivingLog, LogFormatError, LogWriter, StagedFolder
 
 CODEBASE_VERSION = "v3.0"
 SIDECAR_FORMAT = "lnn_drive.lerobot-sidecar"
@@ -96,7 +94,8 @@ class LeRobotExportConfig:
         data_file_size_mb: Start a new data file once one holds this much (LeRobot: 100).
         video_file_size_mb: Start a new video file once one holds this much (LeRobot: 500).
         chunks_size: Files per ``chunk-XXX`` folder (LeRobot: 1000).
-        overwrite: Replace an existing dataset at ``out`` (only once the new one is complete).
+        overwrite: Replace an existing LeRobot dataset at ``out`` (only once the new one is
+            complete; never a folder of other files nor one overlapping ``root``).
     """
 
     root: str
@@ -287,24 +286,15 @@ def _split_signals(signals: list[str], action: list[str] | None, where: str) -> 
     return act, [s for s in signals if s not in act]
 
 
-def _staging(out: Path, overwrite: bool) -> Path:
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; choose another path or pass overwrite=true")
-    stage = out.with_name(out.name + ".incomplete")
-    if stage.exists():
-        shutil.rmtree(stage)  # left by an interrupted earlier export
-    stage.mkdir(parents=True)
-    return stage
-
-
-def _publish(stage: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(out, old)
-    os.replace(stage, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def is_lerobot_dataset(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a folder holding a LeRobot ``meta/info.json`` that names its
+    ``codebase_version`` (the only kind of folder ``export-lerobot overwrite=true`` replaces)."""
+    info = Path(path) / "meta" / "info.json"
+    try:
+        d = json.loads(info.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and isinstance(d.get("codebase_version"), str)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -371,27 +361,38 @@ def _tasks_table(pa: Any, tasks: list[str]) -> Any:
 def export_lerobot(cfg: LeRobotExportConfig) -> ImportSummary:
     """Write the lnn_drive dataset ``cfg.root`` as a LeRobot v3.0 dataset at ``cfg.out``.
 
-    The dataset is built in ``<out>.incomplete/`` and renamed into place when complete, so
-    a failed export leaves nothing at ``out``.
+    The dataset is built in ``<out>.incomplete/`` under a lock on ``<out>.lock`` and
+    swapped into place when complete (:class:`~lnn_drive.data.log.StagedFolder`), so a
+    failed export leaves nothing at ``out`` and an overwritten one stays intact until then.
 
     Raises:
         LogFormatError: the source dataset is invalid (naming the file at fault) or has no
-            action signal.
-        FileExistsError: ``out`` exists and ``overwrite`` is false.
+            action signal; ``out`` is, contains or lies inside the source, or exists and is
+            not a LeRobot dataset.
+        FileExistsError: ``out`` exists and ``overwrite`` is false, or another writer holds it.
+        ValueError: a new ``out`` would lie inside the source dataset.
     """
     pa = _require("pyarrow")
     pq = _require("pyarrow.parquet")
     src = DrivingLog(cfg.root)
     meta = src.meta
     out = Path(cfg.out).expanduser().absolute()
-    if out == src.root or src.root in out.parents:
+    real, src_real = out.resolve(), src.root.resolve()
+    if not out.exists() and (real == src_real or src_real in real.parents):
         raise ValueError(f"out={out} must lie outside the source dataset {src.root}")
     act_names, state_names = _split_signals(
         meta.signal_names, cfg.action, str(src.root / "dataset.json")
     )
     video_key = f"observation.images.{cfg.camera}"
     fps = float(meta.fps)
-    stage = _staging(out, cfg.overwrite)
+    staged = StagedFolder(
+        out,
+        overwrite=cfg.overwrite,
+        inputs=[src.root],
+        recognise=is_lerobot_dataset,
+        kind="a LeRobot dataset (no meta/info.json with a codebase_version)",
+    )
+    stage = staged.path
     try:
         ep_rows: list[dict[str, Any]] = []
         sidecar_eps: list[dict[str, Any]] = []
@@ -576,9 +577,9 @@ def export_lerobot(cfg: LeRobotExportConfig) -> ImportSummary:
             },
         )
     except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
+        staged.abort()
         raise
-    _publish(stage, out)
+    staged.publish()
     return ImportSummary(
         out=out,
         episodes=len(ep_rows),
@@ -935,6 +936,7 @@ def import_lerobot(cfg: LeRobotImportConfig) -> ImportSummary:
         source=side["source"] if side else f"lerobot:{ds.root}",
         encoding=cfg.encoding,
         overwrite=cfg.overwrite,
+        inputs=[ds.root],
         extra=(side or {}).get("extra", {})
         | {"lerobot": {"root": str(ds.root), "camera": ds.video_key}},
     ) as writer:

@@ -32,6 +32,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import functools
 import json
 import math
 import os
@@ -39,7 +40,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -129,18 +130,31 @@ def _within(p: Path, base: Path) -> bool:
     return p == base or base in p.parents
 
 
+#: What :func:`check_destination` says an ``overwrite`` may replace, by default.
+_DATASET_KIND = f"an lnn_drive dataset (no dataset.json of format {FORMAT_NAME!r})"
+
+
 def check_destination(
     root: str | os.PathLike[str],
     *,
     overwrite: bool,
     inputs: Iterable[str | os.PathLike[str]] = (),
+    recognise: Callable[[Path], bool] = is_dataset,
+    kind: str = _DATASET_KIND,
 ) -> Path:
     """Refuse a write destination that would destroy something.
 
     ``root`` may be new (anywhere, even inside an input folder), or, with ``overwrite``,
-    an existing dataset of this format. An existing ``root`` may never be, contain or lie
-    inside one of ``inputs`` (the files and folders the write reads), so no input can be
-    lost.
+    an existing dataset of the format ``recognise`` accepts (default: this project's).
+    An existing ``root`` may never be, contain or lie inside one of ``inputs`` (the files
+    and folders the write reads), so no input can be lost.
+
+    Args:
+        root: The destination folder.
+        overwrite: Whether an existing dataset at ``root`` may be replaced.
+        inputs: Files and folders the write reads.
+        recognise: True for a folder that ``overwrite`` may replace.
+        kind: What ``recognise`` accepts, for the error message ("an X dataset (...)").
 
     Returns:
         ``root`` as an absolute path.
@@ -165,10 +179,10 @@ def check_destination(
     if dest.exists():
         if not overwrite:
             raise FileExistsError(f"{dest} exists; choose another path or pass overwrite=true")
-        if not is_dataset(dest):
+        if not recognise(dest):
             raise LogFormatError(
-                f"{dest} is not an lnn_drive dataset (no dataset.json of format "
-                f"{FORMAT_NAME!r}); overwrite=true only replaces a dataset, so nothing was deleted"
+                f"{dest} is not {kind}; overwrite=true only replaces a dataset, "
+                "so nothing was deleted"
             )
     return dest
 
@@ -229,6 +243,132 @@ class _Lock:
                 os.unlink(self.path)
             os.close(self._fd)
             self._fd = None
+
+
+class StagedFolder:
+    """A folder output written safely: checked, locked, staged, swapped in when complete.
+
+    ``<root>.lock`` is held from start to finish (a second writer to ``root`` is refused),
+    the output is built in :attr:`path` (``<root>.incomplete/``, marked as ours so only our
+    own staging is ever deleted), and :meth:`publish` swaps it into place atomically where
+    the OS can, so an existing output stays intact until the new one is complete.
+
+    Args:
+        root: Destination folder (see :func:`check_destination` for what may be there).
+        overwrite: Replace an existing dataset at ``root``.
+        inputs: Files and folders the write reads; ``root`` may not overlap them.
+        recognise: True for a folder ``overwrite`` may replace (default: this format).
+        kind: What ``recognise`` accepts, for error messages.
+
+    Raises:
+        FileExistsError: ``root`` exists without ``overwrite``, or another writer holds it.
+        LogFormatError: ``root`` is not a dataset, overlaps an input, or cannot be created.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        overwrite: bool,
+        inputs: Iterable[str | os.PathLike[str]] = (),
+        recognise: Callable[[Path], bool] = is_dataset,
+        kind: str = _DATASET_KIND,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self._recognise = recognise
+        self._check = functools.partial(
+            check_destination,
+            self.root,
+            overwrite=overwrite,
+            inputs=[Path(p) for p in inputs],
+            recognise=recognise,
+            kind=kind,
+        )
+        self._check()
+        self.path = self.root.with_name(self.root.name + ".incomplete")
+        try:
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LogFormatError(
+                f"out={self.root}: cannot create its folder {self.root.parent} ({e.strerror or e})"
+            ) from None
+        self._lock: _Lock | None = _Lock(
+            self.root.with_name(self.root.name + ".lock"), what=self.root
+        )
+        try:
+            if self.path.exists() or self.path.is_symlink():
+                self._remove_stale_staging()
+            self.path.mkdir()
+            (self.path / _STAGING_MARKER).write_text(f"{os.getpid()}\n")
+        except OSError as e:
+            self._release()
+            raise LogFormatError(
+                f"out={self.root}: cannot create {self.path} ({e.strerror or e})"
+            ) from None
+        except BaseException:
+            self._release()
+            raise
+        self.done = False
+
+    def _remove_stale_staging(self) -> None:
+        """Delete the staging folder an interrupted write left (we hold the lock, so no
+        live writer owns it), but only if it is ours."""
+        st = self.path
+        entries = {p.name for p in st.iterdir()} if st.is_dir() and not st.is_symlink() else None
+        ours = entries is not None and (
+            _STAGING_MARKER in entries
+            or entries <= {"episodes"}
+            or self._recognise(st)  # the replaced one, if a crash followed the swap
+        )
+        if not ours:
+            raise LogFormatError(
+                f"{st} exists and is not a staging folder of this project; move it away"
+            )
+        shutil.rmtree(st)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def publish(self) -> Path:
+        """Move the complete staging folder to ``root`` (replacing the old dataset, checked
+        again first: the destination may have changed meanwhile). Returns ``root``."""
+        try:
+            self._check()
+            self._move_into_place()
+        except BaseException:
+            self.abort()
+            raise
+        # The marker came along (a crash before this leaves only a harmless hidden file).
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / _STAGING_MARKER).unlink()
+        self._release()
+        self.done = True
+        return self.root
+
+    def _move_into_place(self) -> None:
+        if not (self.root.exists() or self.root.is_symlink()):
+            os.rename(self.path, self.root)
+        elif _exchange(self.path, self.root):
+            shutil.rmtree(self.path)  # now holds the old dataset
+        else:  # no atomic swap: the old dataset is kept aside until the new one is in place
+            old = self.root.with_name(f".{self.root.name}.old-{uuid.uuid4().hex[:8]}")
+            os.rename(self.root, old)
+            try:
+                os.rename(self.path, self.root)
+            except BaseException:
+                os.rename(old, self.root)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        """Discard the staging folder; ``root`` is left untouched."""
+        if self.done:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._release()
+        self.done = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -531,8 +671,6 @@ class LogWriter:
         inputs: Iterable[str | os.PathLike[str]] = (),
     ) -> None:
         self.root = Path(root).absolute()
-        self._overwrite = overwrite
-        self._inputs = [Path(p) for p in inputs]
         self.meta = DatasetMeta(
             height=int(height),
             width=int(width),
@@ -542,54 +680,16 @@ class LogWriter:
             encoding=encoding,
             extra=dict(extra or {}),
         )
-        check_destination(self.root, overwrite=overwrite, inputs=self._inputs)
-        self._staging = self.root.with_name(self.root.name + ".incomplete")
+        self._out = StagedFolder(self.root, overwrite=overwrite, inputs=inputs)
+        self._staging = self._out.path
         try:
-            self.root.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise LogFormatError(
-                f"out={self.root}: cannot create its folder {self.root.parent} ({e.strerror or e})"
-            ) from None
-        self._lock: _Lock | None = _Lock(
-            self.root.with_name(self.root.name + ".lock"), what=self.root
-        )
-        try:
-            if self._staging.exists() or self._staging.is_symlink():
-                self._remove_stale_staging()
-            (self._staging / "episodes").mkdir(parents=True)
-            (self._staging / _STAGING_MARKER).write_text(f"{os.getpid()}\n")
-        except OSError as e:
-            self._release()
-            raise LogFormatError(
-                f"out={self.root}: cannot create {self._staging} ({e.strerror or e})"
-            ) from None
+            (self._staging / "episodes").mkdir()
         except BaseException:
-            self._release()
+            self._out.abort()
             raise
         self._episodes: list[EpisodeInfo] = []
         self._open: EpisodeWriter | None = None
         self._closed = False
-
-    def _remove_stale_staging(self) -> None:
-        """Delete the staging folder an interrupted write left (we hold the lock, so no
-        live writer owns it), but only if it is ours."""
-        st = self._staging
-        entries = {p.name for p in st.iterdir()} if st.is_dir() and not st.is_symlink() else None
-        ours = entries is not None and (
-            _STAGING_MARKER in entries
-            or entries <= {"episodes"}
-            or is_dataset(st)  # the replaced dataset, if a crash followed the swap
-        )
-        if not ours:
-            raise LogFormatError(
-                f"{st} exists and is not a staging folder of this project; move it away"
-            )
-        shutil.rmtree(st)
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
 
     @property
     def episodes(self) -> list[EpisodeInfo]:
@@ -634,16 +734,10 @@ class LogWriter:
         }
         _write_json_atomic(self._staging / "dataset.json", index)
         try:
-            # Checked again: the destination may have changed since __init__.
-            check_destination(self.root, overwrite=self._overwrite, inputs=self._inputs)
-            self._move_into_place()
+            self._out.publish()
         except BaseException:
             self.abort()
             raise
-        # The marker came along (a crash before this leaves only a harmless hidden file).
-        with contextlib.suppress(FileNotFoundError):
-            (self.root / _STAGING_MARKER).unlink()
-        self._release()
         self._closed = True
         self._episodes = [
             EpisodeInfo(
@@ -657,29 +751,13 @@ class LogWriter:
         ]
         return self.root
 
-    def _move_into_place(self) -> None:
-        if not (self.root.exists() or self.root.is_symlink()):
-            os.rename(self._staging, self.root)
-        elif _exchange(self._staging, self.root):
-            shutil.rmtree(self._staging)  # now holds the old dataset
-        else:  # no atomic swap: the old dataset is kept aside until the new one is in place
-            old = self.root.with_name(f".{self.root.name}.old-{uuid.uuid4().hex[:8]}")
-            os.rename(self.root, old)
-            try:
-                os.rename(self._staging, self.root)
-            except BaseException:
-                os.rename(old, self.root)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-
     def abort(self) -> None:
         """Discard everything written so far; ``root`` is left untouched."""
         if self._closed:
             return
         if self._open is not None:
             self._open.abort()
-        shutil.rmtree(self._staging, ignore_errors=True)
-        self._release()
+        self._out.abort()
         self._closed = True
 
     def __enter__(self) -> LogWriter:

@@ -4,6 +4,7 @@ codecs within tolerance, several files per chunk, and bad input refused whole.""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -324,3 +325,72 @@ def test_cli_reports_one_error_line(sample_export: Path, tmp_path: Path, run_com
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "info.json" in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_overwrite_replaces_previous_export_only_when_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """overwrite=true replaces an earlier export, which stays intact byte for byte while
+    the new one is written and if the new one fails; nothing is left beside ``out``."""
+    import lnn_drive.data.lerobot as lr
+
+    out = tmp_path / "lerobot"
+    first = _small_log(tmp_path / "a")
+    export_lerobot(LeRobotExportConfig(root=str(first), out=str(out), codec="h264_lossless"))
+    old = _tree(out)
+    second = tmp_path / "b"
+    with (
+        LogWriter(
+            second, height=48, width=64, fps=20, signals={"steering": "1/m"}, source="b"
+        ) as log,
+        log.episode() as ep,
+    ):
+        for j in range(5):
+            ep.append(np.zeros((48, 64, 3), np.uint8), timestamp=j / 20, steering=0.0)
+
+    seen: list[dict[str, bytes]] = []
+    real_write = lr._VideoFileWriter.write
+
+    def watching(self: object, rgb: np.ndarray) -> None:  # mid-export: old one untouched
+        seen.append(_tree(out))
+        real_write(self, rgb)
+
+    monkeypatch.setattr(lr._VideoFileWriter, "write", watching)
+
+    def failing(self: object, rgb: np.ndarray) -> None:
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(lr._VideoFileWriter, "write", failing)
+        with pytest.raises(RuntimeError, match="disk full"):
+            export_lerobot(LeRobotExportConfig(root=str(second), out=str(out), overwrite=True))
+    assert _tree(out) == old
+    summary = export_lerobot(
+        LeRobotExportConfig(root=str(second), out=str(out), overwrite=True, codec="h264_lossless")
+    )
+    assert seen and all(s == old for s in seen)
+    assert summary.frames == 5 and _tree(out) != old
+    info = json.loads((out / "meta" / "info.json").read_text())
+    assert info["total_frames"] == 5 and info["total_episodes"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "lerobot"]
+    assert not (out / ".lnn_drive_staging").exists()
+
+
+def test_export_after_a_killed_export_cleans_its_staging(tmp_path: Path) -> None:
+    """A killed exporter leaves ``<out>.incomplete/`` and ``<out>.lock``; the next export
+    (the lock is free again) removes both and writes the dataset."""
+    from lnn_drive.data.lerobot import is_lerobot_dataset
+    from lnn_drive.data.log import StagedFolder
+
+    src, out = _small_log(tmp_path / "src"), tmp_path / "lr"
+    killed = StagedFolder(out, overwrite=False, recognise=is_lerobot_dataset)
+    (killed.path / "data").mkdir()
+    os.close(killed._lock._fd)  # what the OS does when the process dies
+    assert out.with_name("lr.incomplete").is_dir() and out.with_name("lr.lock").exists()
+    export_lerobot(LeRobotExportConfig(root=str(src), out=str(out), codec="h264_lossless"))
+    assert is_lerobot_dataset(out) and not (out / "data" / ".lnn_drive_staging").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr", "src"]

@@ -80,7 +80,7 @@ def test_interrupted_write_is_not_readable_as_a_dataset(tmp_path: Path) -> None:
     staged = root.with_name("ds.incomplete") / "episodes"
     assert sorted(p.name for p in staged.iterdir()) == [".ep_00001.partial", "ep_00000"]
     # a killed process's lock is released by the OS; its lock file stays behind
-    os.close(log._lock._fd)
+    os.close(log._out._lock._fd)
     assert root.with_name("ds.lock").exists()
     # the next writer cleans up the stale staging folder and the lock file
     with _writer(root) as log2, log2.episode() as ep:
