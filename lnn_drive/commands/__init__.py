@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "lnn_drive.commands.evaluate",
     "benchmark": "lnn_drive.commands.benchmark",
     "saliency": "lnn_drive.commands.saliency",
+    "saliency-seeds": "lnn_drive.commands.saliency_seeds",
     "demo": "lnn_drive.commands.demo",
     "model-summary": "lnn_drive.commands.model_summary",
     "expert-check": "lnn_drive.commands.expert_check",

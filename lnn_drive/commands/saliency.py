@@ -69,15 +69,21 @@ def load_policies(paths: list[str], names: list[str], probe: gym.Env) -> dict[st
     return policies
 
 
-def run(cfg: DictConfig) -> int:
-    """Explain; print ``summary.md`` and the output folder."""
-    paths = checkpoint_list(plain(cfg.checkpoints))
-    scfg = to_dataclass(SaliencyConfig, cfg.saliency, where="saliency.")
+def simulator(cfg: DictConfig) -> tuple[EnvConfig, Any, gym.Env]:
+    """Set the torch threads (``threads``) and build ``(env config, make(preset), a probe
+    env)`` from ``cfg.env``; the caller closes the probe."""
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     env = env_config(cfg.env)
     make = env_factory(env)
-    probe = make(None)
+    return env, make, make(None)
+
+
+def run(cfg: DictConfig) -> int:
+    """Explain; print ``summary.md`` and the output folder."""
+    paths = checkpoint_list(plain(cfg.checkpoints))
+    scfg = to_dataclass(SaliencyConfig, cfg.saliency, where="saliency.")
+    env, make, probe = simulator(cfg)
     try:
         policies = load_policies(paths, [str(n) for n in cfg.names or []], probe)
     finally:

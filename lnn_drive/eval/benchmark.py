@@ -1,7 +1,7 @@
 """`benchmark`: every controller on the same logs, the same budget and several seeds,
 evaluated clean, under frame noise and out of distribution; a Markdown report with plots.
 
-It reproduces the shape of the NCP paper's Tables 1-2 (parameters, closed-loop performance)
+It reproduces the shape of the NCP paper's Table 1 (passive loss), Table 2 (parameters)
 and Fig. 4 (crashes under increasing input noise) on this project's simulator, whatever the
 outcome. Each (model, seed) run stores its result as JSON, so an interrupted benchmark
 resumes where it stopped.
@@ -24,6 +24,7 @@ from lnn_drive.data.dataset import DataConfig
 from lnn_drive.envs.collect import CollectConfig
 from lnn_drive.envs.config import EnvConfig
 from lnn_drive.eval.evaluate import EvalConfig, conditions, evaluate_policy, load_policy
+from lnn_drive.eval.paper_tables import paper_tables_section
 from lnn_drive.eval.provenance import (
     ResultKey,
     ResultStore,
@@ -320,8 +321,9 @@ def write_report(
     wall_s: float,
     recipe: str = "defaults",
 ) -> Path:
-    """Markdown report: parameters (Table 1), clean closed loop (Table 2), robustness
-    (Fig. 4 shape), and a plain statement of how the NCP compares."""
+    """Markdown report: parameters (Table 2) and validation loss (Table 1), clean closed
+    loop, robustness (Fig. 4 shape), the paper's tables side by side
+    (:mod:`lnn_drive.eval.paper_tables`), and a plain statement of how the NCP compares."""
     conds = list(next(iter(results.values()))[0]["metrics"].keys())
     fig = _fig4(results, conds, path.with_name(path.stem + "_robustness.png"))
     lines = [
@@ -335,7 +337,7 @@ def write_report(
         f"condition, intervention mode (PilotNet autonomy). Mean ± std over seeds. "
         f"Benchmark wall time {wall_s / 60:.1f} min.",
         "",
-        "## Parameters and training (cf. NCP paper Table 1)",
+        "## Parameters (cf. NCP paper Table 2) and training (validation loss: cf. Table 1)",
         "",
         "| model | encoder params | neurons | synapses | controller params | val loss | train s |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -350,7 +352,7 @@ def write_report(
         )
     lines += [
         "",
-        "## Closed loop, clean (cf. NCP paper Table 2)",
+        "## Closed loop, clean (active test)",
         "",
         "| model | autonomy % | interventions/km | mean abs offset (m) | max abs offset (m) | "
         "mean abs heading (rad) | smoothness (1/m per step) |",
@@ -391,6 +393,8 @@ def write_report(
     ref = next((n for n in results if n.startswith("NCP (CfC)")), next(iter(results)))
     lines += ["", f"![robustness]({fig.name})", ""]
     lines += statistics_section(results, conds, reference=ref)
+    # The paper's tables beside ours (issue 13, deliverable 6): lnn_drive/eval/paper_tables.py
+    lines += paper_tables_section(results, conds)
     lines += ["## How the NCP compares", ""]
     lines += _verdict(results, conds)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ from lnn_drive.eval.report import (
     write_json,
 )
 from lnn_drive.eval.rollout import RolloutError, check_compatible, run_drives
+from lnn_drive.eval.wrappers import check_noise_scale
 from lnn_drive.protocols import PolicyProtocol
 
 if TYPE_CHECKING:
@@ -64,6 +65,11 @@ class EvalConfig:
         noise_variances: Frame-noise variances to test besides the clean condition.
         presets: Out-of-distribution appearance presets to test.
         noise_seed: Seed of the frame noise.
+        noise_scales: How a noise variance is read, one condition set per entry: ``unit``
+            (the paper's convention: variance on frames scaled to [0, 1]; conditions
+            ``noise=<var>``) and/or ``snr`` (signal-to-noise matched: variance x each
+            frame's pixel variance; conditions ``snr=<var>``). See
+            :mod:`lnn_drive.eval.wrappers`.
         video: Write ``drive.mp4`` of the first clean drive.
         video_steps: Frames in the video (0: the whole drive).
         threads: Torch threads for the policy (0: leave as is).
@@ -82,6 +88,7 @@ class EvalConfig:
     noise_variances: list[float] = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
     noise_seed: int = 0
+    noise_scales: list[str] = field(default_factory=lambda: ["unit"])
     video: bool = True
     video_steps: int = 600
     threads: int = 1
@@ -113,6 +120,12 @@ class EvalConfig:
         for v in self.noise_variances:
             if not v > 0:
                 raise ValueError(f"eval.noise_variances must be positive, got {v}")
+        if not self.noise_scales:
+            raise ValueError("eval.noise_scales must name at least one of unit, snr")
+        for sc in self.noise_scales:
+            check_noise_scale(sc, "eval.noise_scales")
+        if len(set(self.noise_scales)) != len(self.noise_scales):
+            raise ValueError(f"eval.noise_scales has duplicates: {self.noise_scales}")
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any]) -> EvalConfig:
@@ -123,6 +136,8 @@ class EvalConfig:
             raise ValueError(f"unknown eval option(s): {', '.join(unknown)}")
         d["noise_variances"] = [float(v) for v in d.get("noise_variances") or []]
         d["presets"] = [str(p) for p in d.get("presets") or []]
+        if "noise_scales" in d:
+            d["noise_scales"] = [str(x) for x in d["noise_scales"] or []]
         return cls(**d)
 
 
@@ -133,12 +148,15 @@ class Condition:
     name: str
     preset: str
     noise_variance: float = 0.0
+    noise_scale: str = "unit"
 
 
 def conditions(base_preset: str, ecfg: EvalConfig) -> list[Condition]:
     """Clean, then each noise variance, then each out-of-distribution preset."""
     out = [Condition("clean", base_preset)]
-    out += [Condition(f"noise={v:g}", base_preset, v) for v in ecfg.noise_variances]
+    for scale in ecfg.noise_scales:
+        prefix = "noise" if scale == "unit" else scale
+        out += [Condition(f"{prefix}={v:g}", base_preset, v, scale) for v in ecfg.noise_variances]
     out += [Condition(f"preset={p}", p) for p in ecfg.presets if p != base_preset]
     return out
 
@@ -221,6 +239,7 @@ def evaluate_policy(
             num_envs=ecfg.num_envs,
             noise_variance=cond.noise_variance,
             noise_seed=ecfg.noise_seed,
+            noise_scale=cond.noise_scale,
             preset=cond.preset,
             dt=dt,
             on_frame=on_frame,

@@ -22,7 +22,7 @@ import numpy as np
 
 from lnn_drive.envs.record import Episode, Step, VectorRows, drive_rows
 from lnn_drive.eval.metrics import DriveTrace
-from lnn_drive.eval.wrappers import add_frame_noise
+from lnn_drive.eval.wrappers import add_frame_noise, check_noise_scale
 from lnn_drive.protocols import PolicyProtocol
 
 #: What a rollout needs from a policy (the project's one policy protocol).
@@ -115,14 +115,16 @@ def _row(info: Mapping[str, Any], key: str, i: int, default: float = 0.0) -> flo
     return float(np.asarray(v)[i])
 
 
-def _noisy_frames(obs: np.ndarray, drives: Sequence[_Drive | None], std: float) -> np.ndarray:
+def _noisy_frames(
+    obs: np.ndarray, drives: Sequence[_Drive | None], std: float, relative: bool = False
+) -> np.ndarray:
     """What the policy sees: the camera frames, with each running drive's frame noise."""
     if std <= 0:
         return obs
     frames = obs.copy()
     for i, d in enumerate(drives):
         if d is not None:
-            frames[i] = add_frame_noise(obs[i], std, d.rng)
+            frames[i] = add_frame_noise(obs[i], std, d.rng, relative=relative)
     return frames
 
 
@@ -153,11 +155,13 @@ class _Evaluator:
         n: int,
         *,
         std: float,
+        relative: bool,
         noise_seed: int,
         finish: Callable[[_Drive, int, bool], None],
         on_frame: Callable[[int, np.ndarray, float, float], None] | None,
     ) -> None:
         self.policy, self.std, self.noise_seed = policy, std, int(noise_seed)
+        self.relative = relative
         self.queue = [int(s) for s in seeds]
         self.first_seed = self.queue[0]
         self.drives: list[_Drive | None] = [None] * n
@@ -190,7 +194,7 @@ class _Evaluator:
             self.observe(info, rows)
 
     def act(self, obs: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        frames = _noisy_frames(obs, self.drives, self.std)
+        frames = _noisy_frames(obs, self.drives, self.std, self.relative)
         actions = _actions(self.policy, frames, self.drives)
         first = self.drives[0]
         if self.on_frame is not None and first is not None and first.seed == self.first_seed:
@@ -250,6 +254,7 @@ def run_drives(
     num_envs: int = 2,
     noise_variance: float = 0.0,
     noise_seed: int = 0,
+    noise_scale: str = "unit",
     preset: str = "",
     dt: float = 1 / 30,
     vector: str = "async",
@@ -268,6 +273,8 @@ def run_drives(
             protocol); the noise of a drive is seeded from ``(noise_seed, road seed)`` so it
             does not depend on ``num_envs``.
         noise_seed: Noise seed.
+        noise_scale: ``unit`` (variance on [0, 1]) or ``snr`` (variance as a multiple of
+            each frame's pixel variance); see :mod:`lnn_drive.eval.wrappers`.
         preset: Appearance preset name (recorded in the traces).
         dt: Control period (s).
         vector: ``"async"`` (one process per environment), ``"sync"`` or ``"inprocess"``
@@ -286,6 +293,7 @@ def run_drives(
         raise ValueError(f"noise variance must be >= 0, got {noise_variance}")
     n = max(1, min(int(num_envs), len(seeds)))
     std = float(np.sqrt(noise_variance))
+    relative = check_noise_scale(noise_scale, "noise_scale") == "snr"
 
     bar = None
     if progress:
@@ -306,7 +314,14 @@ def run_drives(
 
     envs = _vector_env([env_fn] * n, vector=vector)
     evaluator = _Evaluator(
-        policy, seeds, n, std=std, noise_seed=noise_seed, finish=finish, on_frame=on_frame
+        policy,
+        seeds,
+        n,
+        std=std,
+        relative=relative,
+        noise_seed=noise_seed,
+        finish=finish,
+        on_frame=on_frame,
     )
     try:
         drive_rows(VectorRows(envs), evaluator)

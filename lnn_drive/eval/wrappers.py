@@ -1,4 +1,15 @@
-"""Observation perturbations for robustness sweeps."""
+"""Observation perturbations for robustness sweeps.
+
+Two noise scales (``EvalConfig.noise_scales``):
+
+* ``unit``: the NCP paper's convention as this project reads it: frames scaled to [0, 1],
+  zero-mean Gaussian noise of the given *variance* added, clipped. The same variance is a
+  different signal-to-noise ratio on a low-contrast simulator frame than on a real camera
+  frame.
+* ``snr``: signal-to-noise matched: the variance is read as a noise-to-signal power ratio,
+  so the noise variance is ``variance x Var(frame)`` (each frame's own pixel variance on
+  [0, 1]); ``snr`` 0.1 is an SNR of 10 on every frame whatever its contrast.
+"""
 
 from __future__ import annotations
 
@@ -39,8 +50,36 @@ class FrameNoise(gym.ObservationWrapper):
         return add_frame_noise(observation, self.std, self._rng)
 
 
-def add_frame_noise(frames: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
-    """Add N(0, std^2) noise on the [0, 1] scale to uint8 frames of any shape."""
+NOISE_SCALES: tuple[str, ...] = ("unit", "snr")
+
+
+def add_frame_noise(
+    frames: np.ndarray, std: float, rng: np.random.Generator, *, relative: bool = False
+) -> np.ndarray:
+    """Add N(0, std^2) noise on the [0, 1] scale to uint8 frames.
+
+    Args:
+        frames: (H, W, C) frame or (N, H, W, C) frames, uint8 (any shape when not
+            ``relative``).
+        std: Noise standard deviation on [0, 1] (``unit``), or, with ``relative``, as a
+            multiple of each frame's own pixel standard deviation (``snr``: std =
+            sqrt(variance ratio)).
+        rng: Noise generator.
+        relative: Scale the noise by each frame's pixel standard deviation.
+    """
     x = frames.astype(np.float32) / 255.0
-    x += rng.standard_normal(x.shape, dtype=np.float32) * np.float32(std)
+    scale: np.ndarray | np.float32 = np.float32(std)
+    if relative:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"snr noise needs (H, W, C) or (N, H, W, C) frames, got {x.shape}")
+        axes = tuple(range(x.ndim - 3, x.ndim))  # per frame
+        scale = (x.std(axis=axes, keepdims=True) * np.float32(std)).astype(np.float32)
+    x += rng.standard_normal(x.shape, dtype=np.float32) * scale
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def check_noise_scale(scale: str, where: str = "noise scale") -> str:
+    """``scale`` if it is one of :data:`NOISE_SCALES`, else ``ValueError`` naming ``where``."""
+    if scale not in NOISE_SCALES:
+        raise ValueError(f"{where} must be one of {', '.join(NOISE_SCALES)}, got {scale!r}")
+    return scale

@@ -51,6 +51,7 @@ from lnn_drive.explain.dynamics import (
 )
 from lnn_drive.explain.plots import plot_attention, plot_ssim, saliency_grid, ssim_table
 from lnn_drive.explain.saliency import input_gradient
+from lnn_drive.explain.seeds import analysis_states
 from lnn_drive.explain.ssim import ssim
 from lnn_drive.explain.video import policy_saliency, saliency_video
 
@@ -331,7 +332,7 @@ def explain_policies(
         d: dict[str, Any] = {"steps": len(rec), "units": int(rec.states.shape[1])}
         stateful = rec.states.shape[1] > 0  # a feed-forward controller has no neurons
         if len(rec) >= 2 and stateful:
-            pca = pca_states(rec.states)
+            pca = pca_states(analysis_states(pol, rec.states))  # an LSTM's h only
             pca_in[name] = (pca, rec.steering)
             d["pca_explained"] = [float(v) for v in pca.explained]
             d["pc1"] = pca.pc1

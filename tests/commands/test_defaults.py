@@ -49,6 +49,9 @@ def test_eval_env_collect_dagger_saliency_benchmark_defaults_equal_the_cli() -> 
     assert to_dataclass(SaliencyConfig, _job("saliency", "checkpoints=[x]").saliency) == (
         SaliencyConfig()
     )
+    from lnn_drive.explain.seeds import SeedsConfig
+
+    assert to_dataclass(SeedsConfig, _job("saliency_seeds").seeds) == SeedsConfig()
     bench = _job("benchmark")
     assert to_dataclass(BenchmarkConfig, bench.benchmark) == BenchmarkConfig()
 
