@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "dagger": "lnn_drive.commands.dagger",
     "evaluate": "lnn_drive.commands.evaluate",
     "benchmark": "lnn_drive.commands.benchmark",
+    "benchmark-report": "lnn_drive.commands.benchmark_report",
     "saliency": "lnn_drive.commands.saliency",
     "saliency-seeds": "lnn_drive.commands.saliency_seeds",
     "demo": "lnn_drive.commands.demo",

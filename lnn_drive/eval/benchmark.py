@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -37,9 +38,15 @@ from lnn_drive.eval.provenance import (
 )
 from lnn_drive.eval.report import write_json
 from lnn_drive.eval.stats import statistics_section
+from lnn_drive.eval.training_report import (
+    concat_curves,
+    read_curve,
+    save_figure,
+    training_section,
+)
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
-from lnn_drive.train.bc import TrainConfig
+from lnn_drive.train.bc import NonFiniteLossError, TrainConfig
 from lnn_drive.train.dagger import DaggerConfig
 
 #: ``train(cfg, *, data, model, run_dir) -> result``: bc.train or a data-parallel launcher.
@@ -55,6 +62,18 @@ MODEL_NAMES = {
     "cfc": "CfC-64 (dense)",
     "feedforward": "CNN (feedforward)",
 }
+
+#: Run kinds: behaviour cloning, DAgger fine-tuned from the BC run, and the BC run
+#: fine-tuned on its own logs for the same steps (DAgger's equal-budget control).
+KIND_SUFFIX = {"bc": "", "bc_more": "+bc_more", "dagger": "+dagger"}
+KIND_LABEL = {"bc": "", "bc_more": " + BC (equal budget)", "dagger": " + DAgger"}
+
+
+def display_name(name: str) -> str:
+    """``ncp_cfc+dagger`` -> ``NCP (CfC) + DAgger`` (a stored result's model name)."""
+    model, _, suffix = name.partition("+")
+    kind = next((k for k, v in KIND_SUFFIX.items() if v == f"+{suffix}" and suffix), "bc")
+    return MODEL_NAMES.get(model, model) + KIND_LABEL[kind]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +98,12 @@ class BenchmarkConfig:
             version instead of stopping with an error; they are never reused.
         roads: Road seed ranges (:class:`~lnn_drive.eval.provenance.RoadRanges`);
             evaluation drives the test roads.
+        lr_grid: Learning rates swept per model on validation loss (one run each, seed
+            ``tune_seed``, the shared budget); the best trains every seed. Empty:
+            ``train.lr`` for every model.
+        tune_seed: Training seed of the sweep runs.
+        dagger_steps: Optimiser steps of each DAgger round's fine-tune from the BC
+            checkpoint; the BC control (``+bc_more``) gets ``rounds * dagger_steps``.
     """
 
     models: tuple[str, ...] = tuple(MODEL_NAMES)
@@ -91,9 +116,17 @@ class BenchmarkConfig:
     results_dir: str = ""
     rerun_stale: bool = False
     roads: RoadRanges = field(default_factory=RoadRanges)
+    lr_grid: tuple[float, ...] = ()
+    tune_seed: int = 0
+    dagger_steps: int = 200
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "lr_grid", tuple(float(x) for x in self.lr_grid))
+        if any(not (x > 0 and math.isfinite(x)) for x in self.lr_grid):
+            raise ValueError(f"benchmark.lr_grid must hold positive numbers, got {self.lr_grid}")
+        if self.dagger_steps < 1:
+            raise ValueError(f"benchmark.dagger_steps must be >= 1, got {self.dagger_steps}")
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "dagger_models", tuple(self.dagger_models))
         if not self.models:
@@ -175,6 +208,117 @@ def model_summary(policy: Policy) -> dict[str, Any]:
     return summarise(policy).as_dict()
 
 
+def _sweep_path(store: ResultStore, model: str) -> Path:
+    return store.root / "sweeps" / f"{model}.json"
+
+
+def load_sweeps(root: str | Path) -> dict[str, dict[str, Any]]:
+    """Model name -> its stored learning-rate sweep (``<root>/sweeps/<model>.json``)."""
+    out = {}
+    for p in sorted(Path(root).glob("sweeps/*.json")):
+        out[p.stem] = json.loads(p.read_text())["sweep"]
+    return out
+
+
+def _run_record(res: Mapping[str, Any], *, lr: float, tc: TrainConfig, window: int, secs: float):
+    steps = int(res.get("steps", 0))
+    return {
+        "lr": lr,
+        "val_loss": float(res.get("val_loss", float("nan"))),
+        "steps": steps,
+        "frames": steps * tc.batch_size * window,
+        "minutes": secs / 60,
+        "stopped": res.get("stopped"),
+        "best_step": res.get("best_step"),
+    }
+
+
+def tune_lr(
+    *,
+    model: str,
+    data_root: str,
+    out: Path,
+    recipe: BenchmarkRecipe,
+    bcfg: BenchmarkConfig,
+    store: ResultStore,
+    train_fn: TrainFn,
+    rerun_stale: bool = False,
+) -> dict[str, Any]:
+    """The learning-rate sweep of ``model`` on validation loss (stored, with provenance, in
+    ``<results>/sweeps/<model>.json`` and reused by every shard; a stale one is refused
+    unless ``rerun_stale``). An lr whose loss diverges counts as infinitely bad.
+
+    Returns:
+        ``{"lr": chosen, "grid", "seed", "runs": [{lr, val_loss, steps, frames, minutes,
+        stopped, best_step, curve}]}``; without a grid only ``lr`` (``train.lr``).
+    """
+    if not bcfg.lr_grid:
+        return {"lr": recipe.train.lr, "grid": [], "runs": []}
+    tc = dataclasses.replace(recipe.train, seed=bcfg.tune_seed)
+    data = dataclasses.replace(recipe.data, roots=(data_root,), seed=bcfg.tune_seed)
+    cfg = {
+        "model": model,
+        "model_config": recipe.models[model],
+        "train": tc,
+        "data": {**asdict(data), "identity": _data_identity(data_root)},
+        "lr_grid": list(bcfg.lr_grid),
+    }
+    h, version = config_hash(cfg), code_version()
+    path = _sweep_path(store, model)
+    if path.is_file():
+        doc = json.loads(path.read_text())
+        fresh = doc.get("config_hash") == h and doc.get("code") == version["code"]
+        if fresh and version["code"] != "unknown":
+            return doc["sweep"]
+        if not rerun_stale:
+            raise StaleResultError(
+                f"{path}: stale learning-rate sweep refused (config hash "
+                f"{doc.get('config_hash')} vs {h}, code {doc.get('code')} vs "
+                f"{version['code']}); delete it or run with benchmark.rerun_stale=true"
+            )
+    runs = []
+    for lr in bcfg.lr_grid:
+        run_dir = out / "runs" / model / "sweep" / f"lr{lr:g}"
+        t0 = time.perf_counter()
+        try:
+            res = train_fn(
+                dataclasses.replace(tc, lr=lr),
+                data=data,
+                model=recipe.models[model],
+                run_dir=run_dir,
+            )
+        except NonFiniteLossError as e:
+            res = {"val_loss": float("inf"), "stopped": f"diverged ({e})"}
+        rec = _run_record(res, lr=lr, tc=tc, window=data.window, secs=time.perf_counter() - t0)
+        runs.append({**rec, "curve": read_curve(run_dir)})
+        print(f"benchmark: {model} lr={lr:g}: val loss {rec['val_loss']:.4g}", flush=True)
+    finite = [r for r in runs if math.isfinite(r["val_loss"])]
+    if not finite:
+        raise RuntimeError(f"benchmark: every lr of {list(bcfg.lr_grid)} diverged for {model}")
+    best = min(finite, key=lambda r: r["val_loss"])
+    sweep = {"lr": best["lr"], "grid": list(bcfg.lr_grid), "seed": bcfg.tune_seed, "runs": runs}
+    doc = {
+        "config_hash": h,
+        "code": version["code"],
+        "commit": version["commit"],
+        "config": cfg,
+        "sweep": sweep,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, default=_json_default) + "\n")
+    tmp.replace(path)
+    return sweep
+
+
+def _json_default(o: Any) -> Any:
+    if dataclasses.is_dataclass(o):
+        return asdict(o)
+    if isinstance(o, tuple | set):
+        return list(o)
+    return str(o)
+
+
 def run_one(
     *,
     model: str,
@@ -183,33 +327,50 @@ def run_one(
     out: Path,
     recipe: BenchmarkRecipe,
     dagger: bool = False,
+    kind: str = "bc",
+    bcfg: BenchmarkConfig | None = None,
     train_fn: TrainFn | None = None,
     store: ResultStore | None = None,
     rerun_stale: bool = False,
 ) -> dict[str, Any]:
     """Train one model with one seed, evaluate it in every condition.
 
+    ``kind`` is ``bc`` (behaviour cloning at the lr :func:`tune_lr` chose), ``dagger``
+    (``dagger=True`` means this: DAgger rounds fine-tuning the ``bc`` run's best
+    checkpoint, ``benchmark.dagger_steps`` steps each) or ``bc_more`` (the same number of
+    fine-tune steps on the original logs only: BC at DAgger's budget).
+
     Each condition's result is stored in ``store`` (default ``<out>/results``) keyed by
     the hash of the full configuration and the code version; a complete, fresh set is
     returned without rerunning, a stale one raises :class:`StaleResultError` (or is
     recomputed with ``rerun_stale``), never reused."""
-    tag = f"{model}{'+dagger' if dagger else ''}/seed{seed}"
+    kind = "dagger" if dagger else kind
+    if kind not in KIND_SUFFIX:
+        raise ValueError(f"benchmark: unknown run kind {kind!r}")
+    bcfg = bcfg or BenchmarkConfig(models=(model,))
+    name = model + KIND_SUFFIX[kind]
+    tag = f"{name}/seed{seed}"
     run_dir = out / "runs" / tag
     store = store or ResultStore(out / "results")
+    if train_fn is None:
+        from lnn_drive.train.bc import train as train_fn
     tc = dataclasses.replace(recipe.train, seed=seed)
     data = dataclasses.replace(recipe.data, roots=(data_root,), seed=seed)
     full_cfg = {
         "model": model,
         "model_config": recipe.models[model],
-        "dagger": recipe.dagger if dagger else None,
+        "dagger": recipe.dagger if kind != "bc" else None,
         "seed": seed,
         "train": tc,
         "data": {**asdict(data), "identity": _data_identity(data_root)},
         "env": recipe.env,
         "eval": {k: v for k, v in asdict(recipe.eval).items() if k not in ("progress", "video")},
+        "kind": kind,
+        "lr_grid": list(bcfg.lr_grid),
+        "tune_seed": bcfg.tune_seed if bcfg.lr_grid else None,
+        "dagger_steps": bcfg.dagger_steps if kind != "bc" else None,
     }
     version = code_version()
-    name = model + ("+dagger" if dagger else "")
     keys = {
         c.name: ResultKey(
             model=name,
@@ -229,34 +390,84 @@ def run_one(
     if stored and all(v is not None for v in stored.values()):
         first = next(iter(stored.values()))
         return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
-    t0 = time.perf_counter()
-    if dagger:
-        from lnn_drive.train.dagger import dagger as dagger_fn
-
-        res = dagger_fn(
-            recipe.dagger,
-            train=tc,
-            data=data,
-            model=recipe.models[model],
-            env=recipe.env,
-            out_dir=run_dir,
-            train_fn=train_fn,
+    extra: dict[str, Any] = {}
+    shared = {"data_root": data_root, "out": out, "recipe": recipe, "bcfg": bcfg}
+    shared |= {"store": store, "train_fn": train_fn, "rerun_stale": rerun_stale}
+    if kind == "bc":
+        sweep = tune_lr(model=model, **shared)
+        lr = float(sweep["lr"])
+        t0 = time.perf_counter()  # the run's own minutes, not the sweep's
+        res = train_fn(
+            dataclasses.replace(tc, lr=lr), data=data, model=recipe.models[model], run_dir=run_dir
         )
+        curve = read_curve(run_dir)
+        steps_before = 0
     else:
-        if train_fn is None:
-            from lnn_drive.train.bc import train as train_fn
-        res = train_fn(tc, data=data, model=recipe.models[model], run_dir=run_dir)
+        bc = run_one(model=model, seed=seed, kind="bc", **shared)
+        lr, ckpt = float(bc["lr"]), bc["checkpoint"]
+        t0 = time.perf_counter()
+        if not Path(ckpt).is_file():  # results from another machine: remake the checkpoint
+            ckpt = train_fn(
+                dataclasses.replace(tc, lr=lr),
+                data=data,
+                model=recipe.models[model],
+                run_dir=out / "runs" / model / f"seed{seed}",
+            )["best_checkpoint"]
+        # a fine-tune: fresh optimiser and schedule over exactly its steps, no early stop
+        ft = dataclasses.replace(tc, lr=lr, max_steps=bcfg.dagger_steps, patience=None)
+        steps_before = int(bc.get("budget", {}).get("steps", bc.get("train_steps", 0)))
+        if kind == "dagger":
+            from lnn_drive.train.dagger import dagger as dagger_fn
+
+            res = dagger_fn(
+                recipe.dagger,
+                train=ft,
+                data=data,
+                model=recipe.models[model],
+                env=recipe.env,
+                out_dir=run_dir,
+                train_fn=train_fn,
+                init_checkpoint=ckpt,
+            )
+            rounds = res["rounds"][1:]
+            res = {**res, "steps": sum(int(h["train"].get("steps", 0)) for h in rounds)}
+            curve = concat_curves([read_curve(run_dir / f"round_{h['round']}") for h in rounds])
+            extra["dagger_frames"] = sum(int(h["collect"]["frames"]) for h in rounds)
+        else:
+            res = train_fn(
+                dataclasses.replace(
+                    ft, max_steps=recipe.dagger.rounds * bcfg.dagger_steps, init_checkpoint=ckpt
+                ),
+                data=data,
+                model=recipe.models[model],
+                run_dir=run_dir,
+            )
+            curve = read_curve(run_dir)
+        extra["bc_steps"] = steps_before
     train_s = time.perf_counter() - t0
+    rec = _run_record(res, lr=lr, tc=tc, window=data.window, secs=train_s)
+    budget = {
+        "steps": steps_before + rec["steps"],
+        "frames": (steps_before + rec["steps"]) * tc.batch_size * data.window,
+        "minutes": rec["minutes"],
+        "stopped": rec["stopped"],
+        "best_step": rec["best_step"],
+        **extra,
+    }
     policy = load_policy(res["best_checkpoint"])
     ev = evaluate_policy(policy, recipe.env, recipe.eval, out_dir=run_dir / "eval", label=tag)
     result = {
         "model": model,
-        "dagger": dagger,
+        "kind": kind,
+        "dagger": kind == "dagger",
         "seed": seed,
         "checkpoint": str(res["best_checkpoint"]),
+        "lr": lr,
         "val_loss": float(res.get("val_loss", float("nan"))),
         "train_steps": int(res.get("steps", 0)),
         "train_s": train_s,
+        "budget": budget,
+        "curve": curve,
         "summary": model_summary(policy),
         "metrics": ev["metrics"],
     }
@@ -270,6 +481,42 @@ def run_one(
         )
     write_json(result, run_dir / "result.json")
     return result
+
+
+def load_results(root: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """The committed result JSONs under ``root`` as the report's input: display name ->
+    one run per seed (``run`` info plus ``metrics`` per condition), in model order.
+
+    Raises:
+        FileNotFoundError: ``root`` holds no result JSON.
+        StaleResultError: a file without provenance.
+    """
+    runs: dict[tuple[str, int], dict[str, Any]] = {}
+    files = sorted(Path(root).glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no result JSONs in {root}")
+    for p in files:
+        try:
+            doc = json.loads(p.read_text())
+            prov, res = doc["provenance"], doc["result"]
+            key = (prov["model"], int(prov["seed"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise StaleResultError(f"{p}: not a result file with provenance ({e})") from e
+        run = runs.setdefault(key, {**res["run"], "metrics": {}, "provenance": []})
+        run["metrics"][prov["condition"]] = res["metrics"]
+        run["provenance"].append({k: prov.get(k) for k in ("config_hash", "code", "commit")})
+    order = {m: i for i, m in enumerate(MODEL_NAMES)}
+    kinds = list(KIND_SUFFIX)
+
+    def rank(key: tuple[str, int]) -> tuple[int, int, str, int]:
+        model, _, suffix = key[0].partition("+")
+        kind = next((k for k, v in KIND_SUFFIX.items() if v == f"+{suffix}" and suffix), "bc")
+        return (order.get(model, len(order)), kinds.index(kind), key[0], key[1])
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key in sorted(runs, key=rank):
+        out.setdefault(display_name(key[0]), []).append(runs[key])
+    return out
 
 
 def _data_identity(data_root: str) -> str | None:
@@ -304,11 +551,7 @@ def _fig4(results: dict[str, list[dict[str, Any]]], conds: list[str], path: Path
         ax.set_xticks(x, conds, rotation=30, ha="right", fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def write_report(
@@ -320,9 +563,11 @@ def write_report(
     command: str,
     wall_s: float,
     recipe: str = "defaults",
+    sweeps: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Markdown report: parameters (Table 2) and validation loss (Table 1), clean closed
-    loop, robustness (Fig. 4 shape), the paper's tables side by side
+    """Markdown report: parameters (Table 2) and validation loss (Table 1), the training
+    protocol (lr sweep, budget, learning curves, DAgger vs BC), clean closed loop,
+    robustness (Fig. 4 shape), the paper's tables side by side
     (:mod:`lnn_drive.eval.paper_tables`), and a plain statement of how the NCP compares."""
     conds = list(next(iter(results.values()))[0]["metrics"].keys())
     fig = _fig4(results, conds, path.with_name(path.stem + "_robustness.png"))
@@ -350,6 +595,13 @@ def write_report(
             f"{_pm([r['val_loss'] for r in runs], '{:.4f}')} | "
             f"{_pm([r['train_s'] for r in runs], '{:.0f}')} |"
         )
+    lines.append("")
+    lines += training_section(
+        results,
+        sweeps=sweeps or {},
+        names=MODEL_NAMES,
+        figure=path.with_name(path.stem + "_learning_curves.png"),
+    )
     lines += [
         "",
         "## Closed loop, clean (active test)",
@@ -469,6 +721,10 @@ def benchmark(
     missing = [m for m in (*bcfg.models, *bcfg.dagger_models) if m not in recipe.models]
     if missing:
         raise ValueError(f"benchmark: no model config for {missing}")
+    if bcfg.dagger_models and recipe.dagger.rounds < 1:
+        raise ValueError(
+            "benchmark: dagger.rounds must be >= 1 when benchmark.dagger_models is set"
+        )
     out = Path(out_dir)
     # evaluation drives the declared test roads
     recipe = dataclasses.replace(
@@ -484,11 +740,14 @@ def benchmark(
         from lnn_drive.train.launch import train_local
 
         train_fn = partial(train_local, nproc=bcfg.train_procs, threads_per_proc=1)
-    jobs = [(m, False) for m in bcfg.models] + [(m, True) for m in bcfg.dagger_models]
-    mine = shard_items([(m, d, s) for m, d in jobs for s in bcfg.seeds], bcfg.shard)
-    for model, dag in jobs:
-        name = MODEL_NAMES.get(model, model) + (" + DAgger" if dag else "")
-        todo = [s for s in bcfg.seeds if (model, dag, s) in mine]
+    # DAgger and its equal-budget BC control fine-tune the model's BC run of each seed
+    jobs = [(m, "bc") for m in bcfg.models] + [
+        (m, k) for m in bcfg.dagger_models for k in ("bc_more", "dagger")
+    ]
+    mine = shard_items([(m, k, s) for m, k in jobs for s in bcfg.seeds], bcfg.shard)
+    for model, kind in jobs:
+        name = MODEL_NAMES.get(model, model) + KIND_LABEL[kind]
+        todo = [s for s in bcfg.seeds if (model, kind, s) in mine]
         if not todo:
             continue
         results[name] = [
@@ -498,7 +757,8 @@ def benchmark(
                 data_root=data_root,
                 out=out,
                 recipe=recipe,
-                dagger=dag,
+                kind=kind,
+                bcfg=bcfg,
                 train_fn=train_fn,
                 store=store,
                 rerun_stale=bcfg.rerun_stale,
@@ -518,6 +778,7 @@ def benchmark(
         command=command,
         wall_s=time.perf_counter() - t0,
         recipe=recipe_summary(recipe.train),
+        sweeps=load_sweeps(store.root),
     )
     write_json(results, out / "benchmark.json")
     from lnn_drive.eval.html_report import write_html_report
@@ -529,3 +790,61 @@ def benchmark(
     html = write_html_report(path, learning_curves=curves)
     print(f"report: {path}\nreport (html): {html}")
     return {"report": str(path), "results": results, "data_root": data_root}
+
+
+def report_from_results(
+    results_dir: str | Path,
+    *,
+    report: str | Path,
+    command: str,
+    how_to_run: str | Path | None = None,
+) -> dict[str, Any]:
+    """Regenerate the benchmark report from stored result JSONs alone (no training, no
+    evaluation): what ``lnn-drive benchmark-report results=<dir>`` runs.
+
+    The seeds, evaluation distance and first test road are read from the results'
+    provenance; a set mixing several configurations per (model, seed) is reported with a
+    note listing the distinct config hashes.
+
+    Args:
+        results_dir: Folder of result JSONs (e.g. ``docs/results/benchmark_hard``).
+        report: The Markdown file to write (plots beside it).
+        command: The command line printed in the report.
+        how_to_run: A Markdown file appended verbatim (the protocol's "How to run it").
+
+    Returns:
+        ``{"report": path, "runs": number of (model, seed) runs}``.
+    """
+    results = load_results(results_dir)
+    first = json.loads(next(iter(sorted(Path(results_dir).glob("*.json")))).read_text())
+    ev = first["provenance"]["config"].get("eval", {})
+    ecfg = EvalConfig(
+        distance_km=float(ev.get("distance_km", EvalConfig().distance_km)),
+        seed=int(ev.get("seed", EvalConfig().seed)),
+    )
+    seeds = sorted({int(r["seed"]) for runs in results.values() for r in runs})
+    bcfg = BenchmarkConfig(models=tuple(results), seeds=tuple(seeds))
+    wall = sum(float(r.get("train_s", 0.0)) for runs in results.values() for r in runs)
+    path = write_report(
+        results,
+        path=Path(report),
+        bcfg=bcfg,
+        ecfg=ecfg,
+        command=command,
+        wall_s=wall,
+        recipe=recipe_summary(TrainConfig(**_train_fields(first["provenance"]["config"]))),
+        sweeps=load_sweeps(results_dir),
+    )
+    if how_to_run is not None:
+        text = path.read_text().rstrip("\n") + "\n\n" + Path(how_to_run).read_text()
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return {"report": str(path), "runs": sum(len(r) for r in results.values())}
+
+
+def _train_fields(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored ``train`` section as :class:`TrainConfig` keyword arguments."""
+    names = {f.name for f in fields(TrainConfig)}
+    train = config.get("train", {})
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in train.items() if k in names}

@@ -82,6 +82,7 @@ class TrainConfig:
     patience: int | None = None
     min_delta: float = 0.0
     resume: bool | str = True
+    init_checkpoint: str | None = None
     threads: int | None = None
     device: str = "auto"
     amp: bool | str = "auto"
@@ -296,7 +297,8 @@ def train(
             Path(broadcast_object(str(run_dir or default_run_dir()), info)),
             info,
         )
-        resume_run(run)
+        if resume_run(run) is None and tc.init_checkpoint:
+            init_weights(run, tc.init_checkpoint)
         return fit(run, on_step)
     finally:
         cleanup(info)
@@ -429,6 +431,18 @@ def resume_run(run: TrainRun) -> Path | None:
     return path
 
 
+def init_weights(run: TrainRun, path: str | Path) -> None:
+    """Start a fresh run (step 0, new optimiser and schedule) from the weights of the
+    checkpoint at ``path``: a fine-tune, unlike ``train.resume``, which continues a run."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"train.init_checkpoint: no checkpoint at {path}")
+    ck = load_checkpoint(path, map_location=run.info.device)
+    check_compatible(ck, run.policy, path=path)
+    run.policy.load_weights(ck["model_state"], source=str(path))
+    log.info("fine-tuning from the weights of %s", path)
+
+
 @dataclass(frozen=True, kw_only=True)
 class StepResult:
     """One optimiser step: its loss, gradient norm and frames (all ranks)."""
@@ -539,8 +553,11 @@ def fit(run: TrainRun, on_step: Callable[[int], None] | None = None) -> dict[str
         return tc.patience is not None and state.bad_evals >= tc.patience
 
     policy.train()
+    # a run resumed after early stopping stays stopped (its checkpoint kept the count)
+    if tc.patience is not None and state.bad_evals >= tc.patience:
+        stopped = "early_stopping"
     try:
-        while state.step < tc.max_steps:
+        while state.step < tc.max_steps and stopped != "early_stopping":
             elapsed = time.perf_counter() - t_start
             if budget_s is not None and info.distributed:
                 # rank 0's clock decides, so every rank stops at the same step and uses

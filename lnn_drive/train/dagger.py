@@ -135,6 +135,7 @@ def dagger(
     env: EnvConfig | None = None,
     out_dir: str | Path,
     train_fn: TrainFn | None = None,
+    init_checkpoint: str | Path | None = None,
 ) -> dict[str, Any]:
     """Behaviour cloning followed by ``dcfg.rounds`` DAgger rounds.
 
@@ -149,6 +150,11 @@ def dagger(
         out_dir: Where the rounds go.
         train_fn: Replaces :func:`~lnn_drive.train.bc.train` (same signature), e.g.
             :func:`~lnn_drive.train.launch.train_local` partially applied.
+        init_checkpoint: A behaviour-cloned checkpoint to fine-tune: round 0 is not
+            trained (it is this checkpoint) and every round starts from the previous
+            round's best weights with ``train``'s budget (a fine-tune, fresh optimiser),
+            so the rounds' total is ``rounds * train.max_steps`` steps on top of the BC
+            run. ``None``: every round retrains from scratch.
 
     Returns:
         The last round's training result, plus ``rounds`` (per-round results and
@@ -167,15 +173,16 @@ def dagger(
     roots = list(base_data.roots)
     history: list[dict[str, Any]] = []
 
-    def run(round_: int) -> dict[str, Any]:
+    def run(round_: int, start: str | None) -> dict[str, Any]:
         return train_fn(
-            tc,
+            tc if start is None else dataclasses.replace(tc, init_checkpoint=start),
             data=dataclasses.replace(base_data, roots=tuple(roots)),
             model=model,
             run_dir=out / f"round_{round_}",
         )
 
-    res = run(0)
+    finetune = init_checkpoint is not None
+    res = {"best_checkpoint": str(init_checkpoint), "steps": 0} if finetune else run(0, None)
     history.append({"round": 0, "beta": 1.0, "train": res, "roots": list(roots)})
     for r in range(1, dcfg.rounds + 1):
         policy = Policy.load(res["best_checkpoint"])
@@ -195,6 +202,6 @@ def dagger(
         finally:
             e.close()
         roots.append(stats["root"])
-        res = run(r)
+        res = run(r, str(res["best_checkpoint"]) if finetune else None)
         history.append({"round": r, "beta": dcfg.beta(r), "collect": stats, "train": res})
     return {**res, "rounds": history, "roots": roots}
