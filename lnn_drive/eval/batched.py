@@ -92,16 +92,23 @@ class InProcessVectorEnv:
 def calibration_frames(env_fn: Callable[[], gym.Env], policy: Any, *, seed: int, n: int = 64):
     """``n`` uint8 frames (n, 3, h, w) in model geometry from one drive of the privileged
     expert on road ``seed`` (for int8 calibration and the accuracy check)."""
+    import itertools
+
+    from lnn_drive.envs.record import EndRecording, Episode, FunctionRule, record_episodes
+
+    frames: list[np.ndarray] = []
+
+    def expert(obs: np.ndarray, info: Any) -> np.ndarray:
+        if len(frames) == n:
+            raise EndRecording
+        frames.append(policy.preprocess.geometry(obs))
+        return np.array([info.get("expert_action", 0.0)], np.float32)
+
+    # road ``seed``, then (each time a drive ends) road ``seed + 1`` again
+    roads = itertools.chain([int(seed)], itertools.repeat(int(seed) + 1))
     env = env_fn()
     try:
-        obs, info = env.reset(seed=int(seed))
-        frames = []
-        for _ in range(n):
-            frames.append(policy.preprocess.geometry(obs))
-            act = np.array([info.get("expert_action", 0.0)], np.float32)
-            obs, _, term, trunc, info = env.step(act)
-            if term or trunc:
-                obs, info = env.reset(seed=int(seed) + 1)
+        record_episodes(env, None, FunctionRule(expert), episodes=(Episode(seed=s) for s in roads))
     finally:
         env.close()
     return np.stack(frames)

@@ -19,6 +19,7 @@ import numpy as np
 
 from lnn_drive.envs.drone_config import OUTCOMES, SEASONS, DroneConfig
 from lnn_drive.envs.fly_to_target import make_drone_env
+from lnn_drive.envs.record import Episode, ListRows, Step, drive_rows
 from lnn_drive.eval.wrappers import add_frame_noise
 
 
@@ -135,6 +136,64 @@ class ConditionResult:
         }
 
 
+class _Flights:
+    """:class:`~lnn_drive.envs.record.RowDriver` of one group of flights: the policy flies
+    every row with one batched step on the (noisy) frames; outcomes and the first paths are
+    kept."""
+
+    def __init__(
+        self,
+        policy: BatchFlightPolicy,
+        envs: Sequence[Any],
+        seeds: Sequence[int],
+        *,
+        std: float,
+        rng: np.random.Generator,
+        high: float,
+    ) -> None:
+        self.policy, self.envs, self.std, self.rng, self.high = policy, envs, std, rng, high
+        self.queue = [int(s) for s in seeds]
+        self.seeds = list(self.queue)
+        self.trails: list[list[tuple[float, float]]] = [[(0.0, 0.0)] for _ in seeds]
+        self.ended: list[tuple[str, int]] = []
+        self.paths: list[dict[str, Any]] = []
+        self.keep = 0
+        self.started = False
+
+    def next_episode(self) -> Episode | None:
+        return Episode(seed=self.queue.pop(0)) if self.queue else None
+
+    def begin(self, rows: np.ndarray, episodes: Sequence[Episode | None], info: Any) -> None:
+        if not self.started:  # the group's first reset; finished rows stay idle
+            self.started = True
+            self.policy.reset(len(self.envs))
+
+    def act(self, obs: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        frames = add_frame_noise(obs, self.std, self.rng) if self.std > 0 else obs
+        actions = np.asarray(self.policy.act_batch(frames), np.float32)
+        return np.clip(actions, -self.high, self.high), np.zeros(len(obs), bool)
+
+    def record(self, actions: np.ndarray, step: Step, live: np.ndarray) -> np.ndarray:
+        for i in np.flatnonzero(live):
+            info = step.info[i]
+            self.trails[i].append((info["x"], info["y"]))
+            if step.terminated[i] or step.truncated[i]:
+                self.ended.append((info["outcome"], info["steps"]))
+                if i < self.keep:
+                    self.paths.append(
+                        {
+                            "seed": self.seeds[i],
+                            "xy": np.asarray(self.trails[i]),
+                            "target": self.envs[i].unwrapped.world.target,
+                            "outcome": info["outcome"],
+                        }
+                    )
+        return np.asarray(step.terminated) | np.asarray(step.truncated)
+
+    def end(self, rows: np.ndarray) -> None:
+        return None
+
+
 def fly_condition(
     policy: BatchFlightPolicy,
     env_cfg: DroneConfig,
@@ -155,34 +214,17 @@ def fly_condition(
         group = seeds[start : start + ecfg.batch]
         envs = [make_drone_env(env_cfg, season=season, render_mode=None) for _ in group]
         try:
-            obs = np.stack([e.reset(seed=s)[0] for e, s in zip(envs, group, strict=True)])
-            live = np.ones(len(group), bool)
-            trails: list[list[tuple[float, float]]] = [[(0.0, 0.0)] for _ in group]
-            policy.reset(len(group))
-            while live.any():
-                frames = add_frame_noise(obs, std, rng) if std > 0 else obs
-                actions = np.clip(np.asarray(policy.act_batch(frames), np.float32), -high, high)
-                for i in np.flatnonzero(live):
-                    o, _, term, trunc, info = envs[i].step(actions[i])
-                    obs[i] = o
-                    trails[i].append((info["x"], info["y"]))
-                    if term or trunc:
-                        live[i] = False
-                        counts[info["outcome"]] += 1
-                        if info["outcome"] == "success":
-                            times.append(info["steps"] * env_cfg.dt)
-                        if start + i < ecfg.keep_paths:
-                            paths.append(
-                                {
-                                    "seed": group[i],
-                                    "xy": np.asarray(trails[i]),
-                                    "target": envs[i].unwrapped.world.target,
-                                    "outcome": info["outcome"],
-                                }
-                            )
+            flights = _Flights(policy, envs, group, std=std, rng=rng, high=high)
+            flights.keep = max(0, ecfg.keep_paths - start)
+            drive_rows(ListRows(envs), flights)
         finally:
             for e in envs:
                 e.close()
+        for outcome, steps in flights.ended:
+            counts[outcome] += 1
+            if outcome == "success":
+                times.append(steps * env_cfg.dt)
+        paths.extend(flights.paths)
     return ConditionResult(
         season=season,
         noise_variance=float(noise_variance),

@@ -9,13 +9,14 @@ episode: the return, steps, and the adapter's final ``info`` signals (``laps``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from lnn_drive.envs.record import Decision, Episode, record_episodes
 from lnn_drive.eval.rollout import BatchPolicy, RolloutError, check_compatible
 from lnn_drive.eval.wrappers import add_frame_noise
 
@@ -74,39 +75,64 @@ def run_episodes(
     out: list[EpisodeReturn] = []
     try:
         check_compatible(policy, env.observation_space, where="environment")
-        k = int(env.action_space.shape[0])
-        for n, seed in enumerate(seeds):
-            rng = np.random.default_rng([int(noise_seed), int(seed)])
-            obs, info = env.reset(seed=int(seed))
-            policy.reset(batch_size=1)
-            ret, steps = 0.0, 0
-            while True:
-                frame = add_frame_noise(obs, std, rng) if std > 0 else obs
-                y = np.asarray(policy.act_batch(frame[None]), np.float64)  # (1, k)
-                if y.ndim != 2 or y.shape[1] < k:
-                    raise RolloutError(
-                        f"policy.act_batch returned shape {y.shape}; the environment needs "
-                        f"(1, {k}) outputs"
-                    )
-                if on_frame is not None and n == 0:
-                    on_frame(steps, frame, y[0, :k])
-                obs, r, term, trunc, info = env.step(y[0, :k])
-                ret += float(r)
-                steps += 1
-                if term or trunc:
-                    break
+        rule = _ReturnRule(
+            policy, k=int(env.action_space.shape[0]), std=std, noise_seed=int(noise_seed)
+        )
+        rule.on_frame = on_frame
+        for seed in seeds:
+            last: list[Mapping[str, Any]] = [{}]
+            stats = record_episodes(
+                env,
+                None,
+                rule,
+                episodes=[Episode(seed=int(seed))],
+                after_step=lambda info, last=last: last.__setitem__(0, info),
+            )
+            rule.on_frame = None  # the first episode only
             out.append(
                 EpisodeReturn(
                     seed=int(seed),
-                    ret=ret,
-                    steps=steps,
-                    terminated=bool(term),
-                    signals={s: float(info[s]) for s in signal_names if s in info},
+                    ret=stats.reward,
+                    steps=stats.frames,
+                    terminated=bool(stats.terminations),
+                    signals={s: float(last[0][s]) for s in signal_names if s in last[0]},
                 )
             )
     finally:
         env.close()
     return out
+
+
+@dataclass
+class _ReturnRule:
+    """:func:`~lnn_drive.envs.record.record_episodes` rule of :func:`run_episodes`: the
+    policy acts on the (noisy) frame; its first ``k`` outputs are the action."""
+
+    policy: BatchPolicy
+    k: int
+    std: float
+    noise_seed: int
+    on_frame: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+    rng: np.random.Generator | None = None
+    steps: int = 0
+
+    def reset(self, episode: Episode) -> None:
+        self.rng = np.random.default_rng([self.noise_seed, int(episode.seed)])
+        self.policy.reset(batch_size=1)
+        self.steps = 0
+
+    def decide(self, obs: np.ndarray, info: Mapping[str, Any]) -> Decision:
+        frame = add_frame_noise(obs, self.std, self.rng) if self.std > 0 else obs
+        y = np.asarray(self.policy.act_batch(frame[None]), np.float64)  # (1, k)
+        if y.ndim != 2 or y.shape[1] < self.k:
+            raise RolloutError(
+                f"policy.act_batch returned shape {y.shape}; the environment needs "
+                f"(1, {self.k}) outputs"
+            )
+        if self.on_frame is not None:
+            self.on_frame(self.steps, frame, y[0, : self.k])
+        self.steps += 1
+        return Decision(action=y[0, : self.k], labels={})
 
 
 def summarise_returns(episodes: Sequence[EpisodeReturn]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from lnn_drive.envs.record import Episode, Step, VectorRows, drive_rows
 from lnn_drive.eval.metrics import DriveTrace
 from lnn_drive.eval.wrappers import add_frame_noise, check_noise_scale
 from lnn_drive.protocols import PolicyProtocol
@@ -142,6 +143,78 @@ def _actions(
     return actions
 
 
+class _Evaluator:
+    """:class:`~lnn_drive.envs.record.RowDriver` of :func:`run_drives`: the policy acts on
+    all rows with one batched step, each drive's steps accumulate into a :class:`_Drive`
+    (the metrics sink), finished drives become :class:`DriveTrace` s."""
+
+    def __init__(
+        self,
+        policy: PolicyProtocol,
+        seeds: Sequence[int],
+        n: int,
+        *,
+        std: float,
+        relative: bool,
+        noise_seed: int,
+        finish: Callable[[_Drive, int, bool], None],
+        on_frame: Callable[[int, np.ndarray, float, float], None] | None,
+    ) -> None:
+        self.policy, self.std, self.noise_seed = policy, std, int(noise_seed)
+        self.relative = relative
+        self.queue = [int(s) for s in seeds]
+        self.first_seed = self.queue[0]
+        self.drives: list[_Drive | None] = [None] * n
+        self.finish, self.on_frame = finish, on_frame
+        # A policy that filters its commands on the privileged state (SafetyFilter) reads
+        # it from every info; the frames stay its only other input.
+        self.observe = getattr(policy, "observe", None)
+        self.started = False
+        self.step_of_first = 0
+
+    def next_episode(self) -> Episode | None:
+        return Episode(seed=self.queue.pop(0)) if self.queue else None
+
+    def begin(self, rows: np.ndarray, episodes: Sequence[Episode | None], info: Any) -> None:
+        for i in np.flatnonzero(rows):
+            ep = episodes[i]
+            d = None
+            if ep is not None:
+                rng = np.random.default_rng([self.noise_seed, ep.seed]) if self.std > 0 else None
+                d = _Drive(seed=ep.seed, rng=rng)
+                d.last_expert = _row(info, "expert_action", i)
+            self.drives[i] = d
+        if not self.started:
+            self.started = True
+            self.policy.reset(batch_size=len(self.drives))
+            if self.observe is not None:
+                self.observe(info)
+            return
+        if self.observe is not None:
+            self.observe(info, rows)
+
+    def act(self, obs: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        frames = _noisy_frames(obs, self.drives, self.std, self.relative)
+        actions = _actions(self.policy, frames, self.drives)
+        first = self.drives[0]
+        if self.on_frame is not None and first is not None and first.seed == self.first_seed:
+            self.on_frame(self.step_of_first, frames[0], float(actions[0, 0]), first.last_expert)
+            self.step_of_first += 1
+        return actions, np.zeros(len(self.drives), bool)
+
+    def record(self, actions: np.ndarray, step: Step, live: np.ndarray) -> np.ndarray:
+        info, terminated = step.info, step.terminated
+        if self.observe is not None:
+            self.observe(info)
+        ended = np.asarray(terminated) | np.asarray(step.truncated)
+        return _record_step(
+            self.drives, actions, info, ended, np.asarray(terminated), finish=self.finish
+        )
+
+    def end(self, rows: np.ndarray) -> None:
+        self.policy.reset_rows(rows)  # each finished drive zeroes exactly its row
+
+
 def _record_step(
     drives: Sequence[_Drive | None],
     actions: np.ndarray,
@@ -171,42 +244,6 @@ def _record_step(
             finish(d, int(_row(info, "interventions", i)), bool(crashed[i]))
             done[i] = True
     return done
-
-
-def _refill(
-    envs: gym.vector.VectorEnv,
-    obs: np.ndarray,
-    drives: list[_Drive | None],
-    done: np.ndarray,
-    queue: list[int],
-    new_drive: Callable[[int], _Drive],
-    observe: Callable[..., None] | None = None,
-) -> None:
-    """Reset the finished slots onto the next road seeds (in place in ``obs``/``drives``);
-    ``observe(info, mask)`` hands the reset slots' info to a policy that reads it."""
-    n = len(drives)
-    mask = np.zeros(n, bool)
-    next_seeds: list[int | None] = [None] * n
-    for i in np.flatnonzero(done):
-        # A finished slot is reset even when no road is left for it, so that an idle
-        # environment is never stepped past its end; its actions are then ignored.
-        mask[i] = True
-        if queue:
-            s = queue.pop(0)
-            next_seeds[i] = s
-            drives[i] = new_drive(s)
-        else:
-            next_seeds[i] = drives[i].seed
-            drives[i] = None
-    if any(d is not None for d in drives):
-        obs2, info2 = envs.reset(seed=next_seeds, options={"reset_mask": mask})
-        obs2 = np.array(obs2)
-        obs[mask] = obs2[mask]
-        for i in np.flatnonzero(mask):
-            if drives[i] is not None:
-                drives[i].last_expert = _row(info2, "expert_action", i)
-        if observe is not None:
-            observe(info2, mask)
 
 
 def run_drives(
@@ -258,10 +295,6 @@ def run_drives(
     std = float(np.sqrt(noise_variance))
     relative = check_noise_scale(noise_scale, "noise_scale") == "snr"
 
-    def new_drive(seed: int) -> _Drive:
-        rng = np.random.default_rng([int(noise_seed), seed]) if std > 0 else None
-        return _Drive(seed=seed, rng=rng)
-
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -279,37 +312,19 @@ def run_drives(
         if bar is not None:
             bar.update(1)
 
-    queue = list(seeds)
     envs = _vector_env([env_fn] * n, vector=vector)
+    evaluator = _Evaluator(
+        policy,
+        seeds,
+        n,
+        std=std,
+        relative=relative,
+        noise_seed=noise_seed,
+        finish=finish,
+        on_frame=on_frame,
+    )
     try:
-        first = [queue.pop(0) for _ in range(n)]
-        obs, info = envs.reset(seed=first)
-        obs = np.array(obs)
-        drives: list[_Drive | None] = [new_drive(s) for s in first]
-        for i, d in enumerate(drives):
-            d.last_expert = _row(info, "expert_action", i)
-        policy.reset(batch_size=n)
-        # A policy that filters its commands on the privileged state (SafetyFilter) reads
-        # it from every info; the frames stay its only other input.
-        observe = getattr(policy, "observe", None)
-        if observe is not None:
-            observe(info)
-        step_of_first = 0
-        while any(d is not None for d in drives):
-            frames = _noisy_frames(obs, drives, std, relative)
-            actions = _actions(policy, frames, drives)
-            if on_frame is not None and drives[0] is not None and drives[0].seed == seeds[0]:
-                on_frame(step_of_first, frames[0], float(actions[0, 0]), drives[0].last_expert)
-                step_of_first += 1
-            obs, _, terminated, truncated, info = envs.step(actions)
-            obs = np.array(obs)
-            if observe is not None:
-                observe(info)
-            ended = np.asarray(terminated) | np.asarray(truncated)
-            done = _record_step(drives, actions, info, ended, np.asarray(terminated), finish=finish)
-            if done.any():
-                _refill(envs, obs, drives, done, queue, new_drive, observe)
-                policy.reset_rows(done)
+        drive_rows(VectorRows(envs), evaluator)
     finally:
         envs.close()
         if bar is not None:

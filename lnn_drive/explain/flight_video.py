@@ -66,24 +66,31 @@ def flight_video(
     Returns:
         ``{"path", "frames", "outcome"}``.
     """
+    from lnn_drive.envs.record import Episode, FunctionRule, record_episodes
+
     env = make_drone_env(env_cfg, render_mode=None)
     high = env_cfg.action_high
-    obs, info = env.reset(seed=seed)
-    policy.reset(1)
-    frames, commands, experts = [obs], [], []
-    outcome = None
+    frames: list[np.ndarray] = []
+    commands: list[np.ndarray] = []
+    experts: list[np.ndarray] = []
+    last: list[Any] = [{}]
+
+    def fly(obs: np.ndarray, info: Any) -> np.ndarray:
+        a = np.clip(np.asarray(policy.act(obs), np.float32), -high, high)
+        frames.append(obs)
+        commands.append(a)
+        experts.append(np.asarray(info["expert_action"]))
+        return a
+
+    rule = FunctionRule(fly, on_reset=lambda episode: policy.reset(1))
     try:
-        while max_steps is None or len(commands) < max_steps:
-            a = np.clip(np.asarray(policy.act(obs), np.float32), -high, high)
-            commands.append(a)
-            experts.append(np.asarray(info["expert_action"]))
-            obs, _, term, trunc, info = env.step(a)
-            if term or trunc:
-                outcome = info["outcome"]
-                break
-            frames.append(obs)
+        flight = Episode(seed=seed, steps=max_steps)
+        record_episodes(
+            env, None, rule, episodes=[flight], after_step=lambda info: last.__setitem__(0, info)
+        )
     finally:
         env.close()
+    outcome = last[0].get("outcome")
     stack = np.stack(frames[: len(commands)])
     sal = policy_saliency(policy, stack)
     h, w = stack.shape[1:3]

@@ -23,18 +23,24 @@ def saliency_grid_along_drive(
         path: Output PNG.
     """
     from lnn_drive.envs import make_env
+    from lnn_drive.envs.record import Episode, FunctionRule, record_episodes
+
+    frames: list[np.ndarray] = []
+    steps: list[int] = []
+    clock = [0]  # the step the expert is deciding
+
+    def expert(obs: np.ndarray, info: Any) -> np.ndarray:
+        t = clock[0]
+        if t % every == 0:
+            frames.append(obs)
+            steps.append(t)
+        clock[0] = t + 1
+        return np.array([info["expert_action"]], np.float32)
 
     env = make_env(env_cfg, crash_mode="intervene")
-    frames, steps = [], []
     try:
-        obs, info = env.reset(seed=seed)
-        for t in range(n * every):
-            if t % every == 0:
-                frames.append(obs)
-                steps.append(t)
-            obs, _, term, trunc, info = env.step(np.array([info["expert_action"]], np.float32))
-            if term or trunc:
-                break
+        drive = Episode(seed=seed, steps=n * every)
+        record_episodes(env, None, FunctionRule(expert), episodes=[drive])
     finally:
         env.close()
     stack = np.stack(frames)  # (n, H, W, 3)

@@ -125,3 +125,83 @@ def test_stop_and_unbounded_episodes() -> None:
         stop=lambda st: st.episodes >= 3,
     )
     assert stats.episodes == 3 and stats.terminations == 3
+
+
+class Countdown(gym.Env):
+    """Ends after ``seed % 5 + 1`` steps; the observation is the seed, the reward 1."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Box(0, 255, (2, 2, 3), np.uint8)
+        self.action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        self.seed_, self.left = int(seed), int(seed) % 5 + 1
+        return np.full((2, 2, 3), self.seed_, np.uint8), {"seed": self.seed_}
+
+    def step(self, action):
+        self.left -= 1
+        obs = np.full((2, 2, 3), self.seed_, np.uint8)
+        return obs, 1.0, self.left == 0, False, {"seed": self.seed_}
+
+
+class Tally:
+    """A metrics-sink driver: counts steps per seed, checks every row sees its own frames."""
+
+    def __init__(self, seeds, n) -> None:
+        self.queue, self.n = list(seeds), n
+        self.steps: dict[int, int] = {}
+        self.row_seed: list[int | None] = [None] * n
+        self.batches: list[int] = []
+        self.begins: list[np.ndarray] = []
+
+    def next_episode(self):
+        return Episode(seed=self.queue.pop(0)) if self.queue else None
+
+    def begin(self, rows, episodes, info):
+        self.begins.append(rows.copy())
+        for i in np.flatnonzero(rows):
+            self.row_seed[i] = None if episodes[i] is None else episodes[i].seed
+
+    def act(self, obs, live):
+        self.batches.append(len(obs))
+        for i in np.flatnonzero(live):
+            assert obs[i, 0, 0, 0] == self.row_seed[i]  # the row's own, freshly reset frame
+        return np.zeros((len(obs), 1), np.float32), np.zeros(len(obs), bool)
+
+    def record(self, actions, step, live):
+        for i in np.flatnonzero(live):
+            s = step.info[i]["seed"]
+            self.steps[s] = self.steps.get(s, 0) + 1
+        return np.asarray(step.terminated) | np.asarray(step.truncated)
+
+    def end(self, rows):
+        pass
+
+
+def test_drive_rows_steps_rows_together_and_refills_only_ended_rows():
+    from lnn_drive.envs.record import ListRows, drive_rows
+
+    seeds = [3, 0, 4, 1, 7, 2, 9]
+    tally = Tally(seeds, 3)
+    drive_rows(ListRows([Countdown() for _ in range(3)]), tally)
+    assert tally.steps == {s: s % 5 + 1 for s in seeds}  # every episode driven in full
+    assert set(tally.batches) == {3}  # one batched decision over all rows per step
+    assert tally.begins[0].all() and all(b.sum() < 3 for b in tally.begins[1:])
+
+
+def test_record_episodes_is_the_one_row_loop_with_frame_limit_and_rewards():
+    from lnn_drive.envs.record import EndEpisode, FunctionRule
+
+    seen = []
+
+    def act(obs, info):
+        seen.append(info["seed"])
+        if info["seed"] == 2 and seen.count(2) == 2:
+            raise EndEpisode  # ended by the rule before its second step
+        return np.zeros(1, np.float32)
+
+    eps = [Episode(seed=4), Episode(seed=3, steps=2), Episode(seed=2), Episode(seed=1, steps=0)]
+    stats = record_episodes(Countdown(), None, FunctionRule(act), episodes=eps)
+    assert seen == [4] * 5 + [3] * 2 + [2] * 2
+    assert stats.frames == 8 and stats.reward == 8.0 and stats.terminations == 1
+    assert stats.episodes == 4  # the one of 0 frames ends by its limit, so it counts

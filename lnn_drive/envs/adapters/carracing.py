@@ -615,21 +615,25 @@ class EpisodeResult:
 
 def run_expert_episode(env: gym.Env, seed: int) -> EpisodeResult:
     """Drive the clean expert for one episode of ``env`` (an adapted CarRacing)."""
+    from lnn_drive.envs.record import Episode, FunctionRule, record_episodes
+
     t0 = time.perf_counter()
-    _, info = env.reset(seed=seed)
-    ret, steps, off_steps, vmax = 0.0, 0, 0, 0.0
-    while True:
-        _, r, term, trunc, info = env.step(info["expert_outputs"])
-        ret += float(r)
-        steps += 1
+    last: list[Mapping[str, Any]] = [{}]
+    off_steps, vmax = 0, 0.0
+
+    def after(info: Mapping[str, Any]) -> None:
+        nonlocal off_steps, vmax
+        last[0] = info
         off_steps += int(info["off_track"])
         vmax = max(vmax, float(info["speed"]))
-        if term or trunc:
-            break
+
+    rule = FunctionRule(lambda obs, info: info["expert_outputs"])
+    stats = record_episodes(env, None, rule, episodes=[Episode(seed=seed)], after_step=after)
+    info = last[0]
     return EpisodeResult(
         seed=int(seed),
-        ret=ret,
-        steps=steps,
+        ret=stats.reward,
+        steps=stats.frames,
         laps=int(info["laps"]),
         progress=float(info["progress"]),
         off_track_events=int(info["off_track_events"]),
