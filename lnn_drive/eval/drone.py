@@ -20,6 +20,7 @@ import numpy as np
 from lnn_drive.envs.drone_config import OUTCOMES, SEASONS, DroneConfig
 from lnn_drive.envs.fly_to_target import make_drone_env
 from lnn_drive.envs.record import Episode, ListRows, Step, drive_rows
+from lnn_drive.eval.figures import save_figure
 from lnn_drive.eval.wrappers import add_frame_noise
 
 
@@ -286,12 +287,7 @@ def plot_paths(results: Sequence[ConditionResult], path: str | Path) -> Path:
         ax.set_aspect("equal")
         ax.set_xlabel("m towards the target")
     axes[0][0].set_ylabel("m")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 __all__ = [

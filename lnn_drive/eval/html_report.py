@@ -20,7 +20,8 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+
+from lnn_drive.eval.figures import save_figure
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -87,17 +88,6 @@ def video_to_webm(path: Path, *, max_frames: int = 1800, max_width: int = 960) -
         return out_path.read_bytes()
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
 def _read_losses(src: Path) -> dict[str, tuple[list[float], list[float]]]:
     series: dict[str, tuple[list[float], list[float]]] = {}
     with open(src, newline="") as f:
@@ -151,7 +141,7 @@ def plot_learning_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("Learning curves")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_robustness(
@@ -175,7 +165,7 @@ def plot_robustness(
     for i, v in enumerate(vals):
         ax.text(i, v + 1, f"{v:.1f}", ha="center", fontsize=7)
     ax.set_title("Robustness: autonomy per condition")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 class _Embedder:
