@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 import math
 import time
@@ -48,6 +49,36 @@ from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
 from lnn_drive.train.bc import NonFiniteLossError, TrainConfig
 from lnn_drive.train.dagger import DaggerConfig
+
+#: Modules a run imports lazily; imported before its code version is taken, so the set of
+#: hashed sources (:func:`~lnn_drive.eval.provenance.code_version`) is the same on the
+#: first run of a process, on later ones and on a resumed session.
+RUN_MODULES = (
+    "lnn_drive.envs",
+    "lnn_drive.envs.collect",
+    "lnn_drive.models.safety",
+    "lnn_drive.models.summary",
+    "lnn_drive.train.bc",
+    "lnn_drive.train.checkpoint",
+    "lnn_drive.train.dagger",
+    "lnn_drive.train.hub",
+    "lnn_drive.train.launch",
+)
+
+
+def run_code_version() -> dict[str, Any]:
+    """:func:`~lnn_drive.eval.provenance.code_version` after importing :data:`RUN_MODULES`
+    and the module of the simulator that closed-loop evaluation drives (``gymnasium.make``
+    imports it by entry-point string)."""
+    import gymnasium
+
+    from lnn_drive.envs.factory import ENV_ID
+
+    entry = gymnasium.spec(ENV_ID).entry_point
+    for name in (*RUN_MODULES, *([entry.split(":")[0]] if isinstance(entry, str) else [])):
+        importlib.import_module(name)
+    return code_version()
+
 
 #: ``train(cfg, *, data, model, run_dir) -> result``: bc.train or a data-parallel launcher.
 TrainFn = Callable[..., dict[str, Any]]
@@ -263,7 +294,7 @@ def tune_lr(
         "data": {**asdict(data), "identity": _data_identity(data_root)},
         "lr_grid": list(bcfg.lr_grid),
     }
-    h, version = config_hash(cfg), code_version()
+    h, version = config_hash(cfg), run_code_version()
     path = _sweep_path(store, model)
     if path.is_file():
         doc = json.loads(path.read_text())
@@ -370,7 +401,7 @@ def run_one(
         "tune_seed": bcfg.tune_seed if bcfg.lr_grid else None,
         "dagger_steps": bcfg.dagger_steps if kind != "bc" else None,
     }
-    version = code_version()
+    version = run_code_version()
     keys = {
         c.name: ResultKey(
             model=name,

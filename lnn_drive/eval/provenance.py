@@ -4,9 +4,10 @@ Every (model, seed, condition) result is stored as a small JSON file keyed by
 
 * ``config_hash``: SHA-256 of the canonical JSON of the *full* configuration that produced
   it (model, training recipe, data, environment, evaluation options, condition, roads), and
-* ``code``: the version of the code that produced it: the git tree hashes of ``lnn_drive/``
-  and ``conf/`` at HEAD (so committing results or docs does not invalidate anything),
-  plus a hash of the uncommitted diff of those folders when the tree is dirty.
+* ``code``: the version of the code that produced it: a hash of the source files of the
+  ``lnn_drive`` modules imported when the result is produced and of the ``conf/`` files
+  (:func:`code_version`), so committing results, docs or code the run never imports (a
+  drone fix for a car benchmark) does not invalidate anything.
 
 :class:`ResultStore` hands back a stored result only when both match; a result made by
 another config or another code version is *stale* and is refused (:class:`StaleResultError`)
@@ -26,6 +27,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -122,34 +124,55 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout.strip()
 
 
+def imported_sources(root: str | os.PathLike, package: str = "lnn_drive") -> list[Path]:
+    """Source files of the modules of ``package`` imported now (``sys.modules`` entries
+    whose ``__file__`` lies inside ``root/package``), sorted."""
+    pkg = (Path(root) / package).resolve()
+    files = set()
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if f and Path(f).resolve().is_relative_to(pkg) and Path(f).is_file():
+            files.add(Path(f).resolve())
+    return sorted(files)
+
+
 def code_version(
-    root: str | os.PathLike | None = None, paths: Sequence[str] = ("lnn_drive", "conf")
+    root: str | os.PathLike | None = None,
+    *,
+    conf_files: Sequence[str | os.PathLike] | None = None,
 ) -> dict[str, Any]:
     """The code that produces results: ``{"code": id, "commit": HEAD, "dirty": bool}``.
 
-    ``code`` is built from the git tree hashes of ``paths`` at HEAD plus, if they have
-    uncommitted changes, a hash of ``git diff HEAD`` over them (untracked files included
-    by name and content). Outside a git checkout ``code`` is ``"unknown"``, and results
-    with an unknown code version are never reused.
+    ``code`` hashes the sorted relative paths and contents of the source files of the
+    ``lnn_drive`` modules imported at call time (:func:`imported_sources`), plus the
+    ``conf/`` files the composed config came from (``conf_files``; when not known, every
+    file under ``conf/``). A change to a module the run never imported (a drone fix for a
+    car benchmark) leaves it unchanged; a change to an imported one changes it. ``-dirty``
+    is appended when any hashed file has uncommitted changes. Outside a git checkout
+    ``code`` is ``"unknown"``, and results with an unknown code version are never reused.
     """
     if root is None:
         from lnn_drive import PROJECT_ROOT
 
         root = PROJECT_ROOT
-    root = Path(root)
+    root = Path(root).resolve()
     head = _git(root, "rev-parse", "HEAD")
     if head is None:
         return {"code": "unknown", "commit": None, "dirty": None}
-    trees = [_git(root, "rev-parse", f"HEAD:{p}") or "-" for p in paths]
-    diff = _git(root, "diff", "HEAD", "--", *paths) or ""
-    untracked = _git(root, "ls-files", "--others", "--exclude-standard", "--", *paths) or ""
-    dirty = bool(diff or untracked)
-    h = hashlib.sha256("".join(trees).encode())
-    if dirty:
-        h.update(diff.encode())
-        for name in sorted(untracked.split()):
-            f = root / name
-            h.update(name.encode() + (f.read_bytes() if f.is_file() else b""))
+    if conf_files is None:
+        conf = root / "conf"
+        listed = _git(root, "ls-files", "--cached", "--others", "--exclude-standard", "conf")
+        conf_files = [root / n for n in (listed or "").splitlines()] if conf.is_dir() else []
+    files = imported_sources(root) + [Path(f).resolve() for f in conf_files]
+    rel = sorted({f.relative_to(root).as_posix() for f in files if f.is_file()})
+    h = hashlib.sha256()
+    for name in rel:
+        data = (root / name).read_bytes()
+        h.update(f"{name}\0{len(data)}\0".encode() + data)
+    dirty = False
+    if rel:
+        changed = _git(root, "status", "--porcelain", "--untracked-files=all", "--", *rel)
+        dirty = bool(changed)
     return {
         "code": h.hexdigest()[:16] + ("-dirty" if dirty else ""),
         "commit": head,
@@ -272,6 +295,7 @@ __all__ = [
     "StaleResultError",
     "canonical_json",
     "code_version",
+    "imported_sources",
     "config_hash",
     "parse_shard",
     "shard_items",

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,20 +56,32 @@ def test_fresh_result_is_reused_and_stale_is_refused(tmp_path: Path) -> None:
         store.save(key(), {}, config={**CFG, "seed": 2})
 
 
-def test_code_version_tracks_the_code_not_the_docs(tmp_path: Path) -> None:
+def _repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """A git checkout with ``lnn_drive/{a,b}.py`` and ``conf/c.yaml``; only ``a`` imported."""
+
     def git(*a: str) -> None:
         subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
 
     git("init", "-q")
     git("config", "user.email", "t@t")
     git("config", "user.name", "t")
-    (tmp_path / "lnn_drive").mkdir()
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "docs").mkdir()
+    for d in ("lnn_drive", "conf", "docs"):
+        (tmp_path / d).mkdir()
     (tmp_path / "lnn_drive" / "a.py").write_text("x = 1\n")
+    (tmp_path / "lnn_drive" / "b.py").write_text("y = 1\n")
     (tmp_path / "conf" / "c.yaml").write_text("a: 1\n")
     git("add", "-A")
     git("commit", "-qm", "one")
+    mod = types.ModuleType("_prov_test_a")
+    mod.__file__ = str(tmp_path / "lnn_drive" / "a.py")
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    return git
+
+
+def test_code_version_tracks_the_code_not_the_docs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git = _repo(tmp_path, monkeypatch)
     v1 = code_version(tmp_path)
     assert not v1["dirty"] and len(v1["code"]) == 16
     (tmp_path / "docs" / "r.json").write_text("{}")
@@ -80,6 +95,37 @@ def test_code_version_tracks_the_code_not_the_docs(tmp_path: Path) -> None:
     v3 = code_version(tmp_path)
     assert v3["code"] not in (v1["code"], v2["code"])
     assert code_version(tmp_path / "lnn_drive" / "..")["code"] == v3["code"]
+    (tmp_path / "conf" / "c.yaml").write_text("a: 2\n")  # conf/ unknown: all of it counts
+    assert code_version(tmp_path)["code"] != v3["code"]
+
+
+def test_only_imported_modules_and_used_conf_files_make_a_result_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git = _repo(tmp_path, monkeypatch)
+    store = ResultStore(tmp_path / "results")
+    v1 = code_version(tmp_path)
+    store.save(key(code=v1["code"]), {"x": 1}, config=CFG)
+    (tmp_path / "lnn_drive" / "b.py").write_text("y = 2\n")  # never imported
+    (tmp_path / "lnn_drive" / "new.py").write_text("z = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "unrelated fix")
+    v2 = code_version(tmp_path)
+    assert v2 == {**v1, "commit": v2["commit"]} and v2["commit"] != v1["commit"]
+    assert store.load(key(code=v2["code"])) == {"x": 1}  # still fresh
+    (tmp_path / "lnn_drive" / "a.py").write_text("x = 2\n")  # imported
+    git("commit", "-qam", "related fix")
+    v3 = code_version(tmp_path)
+    assert v3["code"] != v1["code"]
+    with pytest.raises(StaleResultError, match="code version"):
+        store.load(key(code=v3["code"]))
+    used = [tmp_path / "conf" / "c.yaml"]
+    v4 = code_version(tmp_path, conf_files=used)
+    (tmp_path / "conf" / "other.yaml").write_text("b: 1\n")  # a conf file the run did not use
+    assert code_version(tmp_path, conf_files=used)["code"] == v4["code"]
+    assert code_version(tmp_path)["code"] != v4["code"]
+    (tmp_path / "conf" / "c.yaml").write_text("a: 2\n")
+    assert code_version(tmp_path, conf_files=used)["code"] != v4["code"]
 
 
 def test_shards_partition_the_work_deterministically() -> None:
