@@ -13,6 +13,7 @@ from lnn_drive.envs.drone_config import DRONE_ENV_ID, DroneConfig
 from lnn_drive.envs.drone_expert import DroneExpert
 from lnn_drive.envs.drone_render import DroneRenderer
 from lnn_drive.envs.drone_world import K_BUSH, O_H, O_KIND, O_RAD, O_X, O_Y, generate_world
+from lnn_drive.envs.options import finite_option
 from lnn_drive.envs.render import Camera
 
 #: Reward of reaching the target and of a collision.
@@ -31,13 +32,7 @@ def reset_options(options: Mapping[str, Any] | None) -> dict[str, float]:
             raise ValueError(f"unknown reset option {name!r}; valid: {valid}")
         if name == "reset_mask":
             continue
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"reset option {name} must be a number, got {value!r}") from None
-        if not math.isfinite(v):
-            raise ValueError(f"reset option {name} must be finite, got {v}")
-        out[name] = v
+        out[name] = finite_option(name, value)
     return out
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from lnn_drive.envs.config import MAX_CURVATURE, EnvConfig
 from lnn_drive.envs.expert import LaneExpert
 from lnn_drive.envs.ground import RES0, TILES, GroundTexture, texture_layout
+from lnn_drive.envs.options import finite_option
 from lnn_drive.envs.render import Camera, Renderer, camera_tables, view_extents
 from lnn_drive.envs.road import DS, generate_road, project
 from lnn_drive.envs.scenery import generate_objects, shadow_polygons
@@ -365,14 +366,7 @@ class LaneKeepingEnv(gym.Env):
 
     @staticmethod
     def _finite_option(opts: Mapping[str, Any], name: str, default: float) -> float:
-        v = opts.get(name, default)
-        try:
-            v = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"reset option {name} must be a number, got {v!r}") from None
-        if not math.isfinite(v):
-            raise ValueError(f"reset option {name} must be finite, got {v}")
-        return v
+        return finite_option(name, opts.get(name, default))
 
     def _action(self, action: Any) -> float:
         if isinstance(action, np.ndarray) and action.shape == (1,) and action.dtype.kind == "f":
