@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from lnn_drive.eval.benchmark import report_from_results
+from lnn_drive.eval.benchmark_report import report_from_results
 
 CONFIG = "benchmark_report"
 

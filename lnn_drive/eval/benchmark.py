@@ -16,17 +16,14 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from lnn_drive.data.dataset import DataConfig
 from lnn_drive.envs.collect import CollectConfig
 from lnn_drive.envs.config import EnvConfig
 from lnn_drive.eval.evaluate import EvalConfig, conditions, evaluate_policy, load_policy
-from lnn_drive.eval.paper_tables import paper_tables_section
 from lnn_drive.eval.provenance import (
     ResultKey,
     ResultStore,
@@ -38,12 +35,9 @@ from lnn_drive.eval.provenance import (
     shard_items,
 )
 from lnn_drive.eval.report import write_json
-from lnn_drive.eval.stats import statistics_section
 from lnn_drive.eval.training_report import (
     concat_curves,
     read_curve,
-    save_figure,
-    training_section,
 )
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
@@ -65,6 +59,18 @@ RUN_MODULES = (
     "lnn_drive.train.launch",
 )
 
+#: Modules that only present stored figures (report tables, plots, statistics, learning
+#: curves read back from ``metrics.csv``): left out of the results' code version, so a
+#: better report never makes committed results stale.
+PRESENTATION_MODULES = (
+    "lnn_drive.eval.benchmark_report",
+    "lnn_drive.eval.figures",
+    "lnn_drive.eval.html_report",
+    "lnn_drive.eval.paper_tables",
+    "lnn_drive.eval.stats",
+    "lnn_drive.eval.training_report",
+)
+
 
 def run_code_version() -> dict[str, Any]:
     """:func:`~lnn_drive.eval.provenance.code_version` after importing :data:`RUN_MODULES`
@@ -77,7 +83,10 @@ def run_code_version() -> dict[str, Any]:
     entry = gymnasium.spec(ENV_ID).entry_point
     for name in (*RUN_MODULES, *([entry.split(":")[0]] if isinstance(entry, str) else [])):
         importlib.import_module(name)
-    return code_version()
+    # No conf/ files: what they contribute to a run is its resolved configuration, which
+    # the config hash already covers in full, so an edit to an unrelated YAML (a drone
+    # experiment) must not make hours of car results stale.
+    return code_version(conf_files=(), exclude=PRESENTATION_MODULES)
 
 
 #: ``train(cfg, *, data, model, run_dir) -> result``: bc.train or a data-parallel launcher.
@@ -194,29 +203,10 @@ class BenchmarkRecipe:
     eval: EvalConfig
 
 
-def recipe_summary(tc: TrainConfig) -> str:
-    """The options of ``tc`` that differ from the :class:`TrainConfig` defaults."""
-    base = TrainConfig()
-    diff = [
-        f"train.{f.name}={getattr(tc, f.name)}"
-        for f in fields(tc)
-        if f.name != "seed" and getattr(tc, f.name) != getattr(base, f.name)
-    ]
-    return " ".join(diff) or "defaults"
-
-
-def _mean_std(xs: list[float]) -> tuple[float, float]:
-    a = np.asarray([x for x in xs if x is not None and not math.isnan(x)], dtype=np.float64)
-    if a.size == 0:
-        return float("nan"), float("nan")
-    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
-
-
-def _pm(xs: list[float], fmt: str = "{:.3f}", scale: float = 1.0) -> str:
-    m, s = _mean_std([x * scale for x in xs])
-    if math.isnan(m):
-        return "n/a"
-    return f"{fmt.format(m)} ± {fmt.format(s)}"
+def _data_identity(data_root: str) -> str | None:
+    """Hash of the training logs' ``dataset.json`` (what the data is, not where)."""
+    meta = Path(data_root) / "dataset.json"
+    return hashlib.sha256(meta.read_bytes()).hexdigest()[:16] if meta.is_file() else None
 
 
 def collect_data(bcfg: BenchmarkConfig, ccfg: CollectConfig, env: EnvConfig) -> str:
@@ -514,223 +504,6 @@ def run_one(
     return result
 
 
-def load_results(root: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """The committed result JSONs under ``root`` as the report's input: display name ->
-    one run per seed (``run`` info plus ``metrics`` per condition), in model order.
-
-    Raises:
-        FileNotFoundError: ``root`` holds no result JSON.
-        StaleResultError: a file without provenance.
-    """
-    runs: dict[tuple[str, int], dict[str, Any]] = {}
-    files = sorted(Path(root).glob("*.json"))
-    if not files:
-        raise FileNotFoundError(f"no result JSONs in {root}")
-    for p in files:
-        try:
-            doc = json.loads(p.read_text())
-            prov, res = doc["provenance"], doc["result"]
-            key = (prov["model"], int(prov["seed"]))
-        except (ValueError, KeyError, TypeError) as e:
-            raise StaleResultError(f"{p}: not a result file with provenance ({e})") from e
-        run = runs.setdefault(key, {**res["run"], "metrics": {}, "provenance": []})
-        run["metrics"][prov["condition"]] = res["metrics"]
-        run["provenance"].append({k: prov.get(k) for k in ("config_hash", "code", "commit")})
-    order = {m: i for i, m in enumerate(MODEL_NAMES)}
-    kinds = list(KIND_SUFFIX)
-
-    def rank(key: tuple[str, int]) -> tuple[int, int, str, int]:
-        model, _, suffix = key[0].partition("+")
-        kind = next((k for k, v in KIND_SUFFIX.items() if v == f"+{suffix}" and suffix), "bc")
-        return (order.get(model, len(order)), kinds.index(kind), key[0], key[1])
-
-    out: dict[str, list[dict[str, Any]]] = {}
-    for key in sorted(runs, key=rank):
-        out.setdefault(display_name(key[0]), []).append(runs[key])
-    return out
-
-
-def _data_identity(data_root: str) -> str | None:
-    """Hash of the training logs' ``dataset.json`` (what the data is, not where)."""
-    meta = Path(data_root) / "dataset.json"
-    return hashlib.sha256(meta.read_bytes()).hexdigest()[:16] if meta.is_file() else None
-
-
-def _fig4(results: dict[str, list[dict[str, Any]]], conds: list[str], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    x = np.arange(len(conds))
-    width = 0.8 / max(len(results), 1)
-    for j, (name, runs) in enumerate(results.items()):
-        for ax, key, scale in ((axes[0], "autonomy", 100.0), (axes[1], "interventions_per_km", 1)):
-            ms = [_mean_std([r["metrics"][c][key] * scale for r in runs]) for c in conds]
-            ax.bar(
-                x + (j - (len(results) - 1) / 2) * width,
-                [m for m, _ in ms],
-                width,
-                yerr=[s for _, s in ms],
-                label=name,
-                capsize=2,
-            )
-    axes[0].set_ylabel("autonomy %")
-    axes[1].set_ylabel("interventions / km")
-    for ax in axes:
-        ax.set_xticks(x, conds, rotation=30, ha="right", fontsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=7, ncol=2)
-    return save_figure(fig, path, dpi=110)
-
-
-def write_report(
-    results: dict[str, list[dict[str, Any]]],
-    *,
-    path: Path,
-    bcfg: BenchmarkConfig,
-    ecfg: EvalConfig,
-    command: str,
-    wall_s: float,
-    recipe: str = "defaults",
-    sweeps: Mapping[str, Mapping[str, Any]] | None = None,
-) -> Path:
-    """Markdown report: parameters (Table 2) and validation loss (Table 1), the training
-    protocol (lr sweep, budget, learning curves, DAgger vs BC), clean closed loop,
-    robustness (Fig. 4 shape), the paper's tables side by side
-    (:mod:`lnn_drive.eval.paper_tables`), and a plain statement of how the NCP compares."""
-    conds = list(next(iter(results.values()))[0]["metrics"].keys())
-    fig = _fig4(results, conds, path.with_name(path.stem + "_robustness.png"))
-    lines = [
-        "# Benchmark: NCP against baselines on the LaneKeeping simulator",
-        "",
-        f"Regenerate: `{command}`",
-        "",
-        f"Models trained on the same logs with the same budget "
-        f"(`{recipe}`), seeds {list(bcfg.seeds)}; each "
-        f"evaluated on {ecfg.distance_km:g} km of held-out roads (seeds from {ecfg.seed}) per "
-        f"condition, intervention mode (PilotNet autonomy). Mean ± std over seeds. "
-        f"Benchmark wall time {wall_s / 60:.1f} min.",
-        "",
-        "## Parameters (cf. NCP paper Table 2) and training (validation loss: cf. Table 1)",
-        "",
-        "| model | encoder params | neurons | synapses | controller params | val loss | train s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, runs in results.items():
-        s = runs[0]["summary"]
-        lines.append(
-            f"| {name} | {s.get('encoder_params', 'n/a'):,} | {s.get('neurons', 'n/a')} | "
-            f"{s.get('synapses', 'n/a')} | {s.get('controller_params', 'n/a'):,} | "
-            f"{_pm([r['val_loss'] for r in runs], '{:.4f}')} | "
-            f"{_pm([r['train_s'] for r in runs], '{:.0f}')} |"
-        )
-    lines.append("")
-    lines += training_section(
-        results,
-        sweeps=sweeps or {},
-        names=MODEL_NAMES,
-        figure=path.with_name(path.stem + "_learning_curves.png"),
-    )
-    lines += [
-        "",
-        "## Closed loop, clean (active test)",
-        "",
-        "| model | autonomy % | interventions/km | mean abs offset (m) | max abs offset (m) | "
-        "mean abs heading (rad) | smoothness (1/m per step) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, runs in results.items():
-        c = [r["metrics"]["clean"] for r in runs]
-        lines.append(
-            f"| {name} | {_pm([m['autonomy'] for m in c], '{:.2f}', 100)} | "
-            f"{_pm([m['interventions_per_km'] for m in c], '{:.2f}')} | "
-            f"{_pm([m['mean_abs_offset'] for m in c])} | "
-            f"{_pm([m['max_abs_offset'] for m in c])} | "
-            f"{_pm([m['mean_abs_heading_error'] for m in c], '{:.4f}')} | "
-            f"{_pm([m['smoothness'] for m in c], '{:.5f}')} |"
-        )
-    lines += [
-        "",
-        "## Robustness: autonomy % under frame noise and out of distribution (cf. Fig. 4)",
-        "",
-        "| model | " + " | ".join(conds) + " |",
-        "|---|" + "---:|" * len(conds),
-    ]
-    for name, runs in results.items():
-        cells = [_pm([r["metrics"][c]["autonomy"] for r in runs], "{:.1f}", 100) for c in conds]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "Interventions per km:",
-        "",
-        "| model | " + " | ".join(conds) + " |",
-        "|---|" + "---:|" * len(conds),
-    ]
-    for name, runs in results.items():
-        cells = [
-            _pm([r["metrics"][c]["interventions_per_km"] for r in runs], "{:.2f}") for c in conds
-        ]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    ref = next((n for n in results if n.startswith("NCP (CfC)")), next(iter(results)))
-    lines += ["", f"![robustness]({fig.name})", ""]
-    lines += statistics_section(results, conds, reference=ref)
-    # The paper's tables beside ours (issue 13, deliverable 6): lnn_drive/eval/paper_tables.py
-    lines += paper_tables_section(results, conds)
-    lines += ["## How the NCP compares", ""]
-    lines += _verdict(results, conds)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def _verdict(results: dict[str, list[dict[str, Any]]], conds: list[str]) -> list[str]:
-    """Plain sentences ranking the NCP variants by mean autonomy in each condition.
-
-    Ties (equal mean autonomy, e.g. several models at 100%) are reported as ties, so the
-    order of the models in the report never decides who "wins"."""
-    out = []
-    ncps = [n for n in results if n.startswith("NCP")]
-    alone = tied = 0
-    for cond in conds:
-        mean = {
-            n: _mean_std([r["metrics"][cond]["autonomy"] for r in results[n]])[0] for n in results
-        }
-        top = max(mean.values())
-        best = [n for n in results if mean[n] >= top - 1e-9]
-        # rank = 1 + number of models strictly better
-        pos = {n: 1 + sum(mean[m] > mean[n] + 1e-9 for m in results) for n in ncps}
-        parts = ", ".join(
-            f"{n} ranks {pos[n]} of {len(results)} ({100 * mean[n]:.1f}%)" for n in ncps
-        )
-        head = (
-            f"best {best[0]} ({100 * top:.1f}%)"
-            if len(best) == 1
-            else f"tied best at {100 * top:.1f}%: {', '.join(best)}"
-        )
-        out.append(f"- **{cond}**: {head}; {parts}.")
-        if any(n in best for n in ncps):
-            if all(n.startswith("NCP") for n in best):
-                alone += 1
-            else:
-                tied += 1
-    out.append("")
-    out.append(
-        f"An NCP variant alone has the best mean autonomy in {alone} of {len(conds)} "
-        f"conditions and shares the best with a baseline in {tied}; a baseline is ahead in "
-        f"{len(conds) - alone - tied}. "
-        + (
-            "The NCP comes out ahead in most conditions on this simulator and budget."
-            if alone > len(conds) / 2
-            else "The NCP does not come out ahead overall on this simulator and budget."
-        )
-    )
-    return out
-
-
 def benchmark(
     bcfg: BenchmarkConfig,
     recipe: BenchmarkRecipe,
@@ -800,6 +573,8 @@ def benchmark(
     if parse_shard(bcfg.shard)[1] > 1:
         print(f"benchmark: shard {bcfg.shard} done ({len(mine)} runs); results in {store.root}")
         return {"report": None, "results": results, "data_root": data_root}
+    from lnn_drive.eval.benchmark_report import recipe_summary, write_report
+
     report = Path(bcfg.report) if bcfg.report else out / "benchmark.md"
     path = write_report(
         results,
@@ -821,61 +596,3 @@ def benchmark(
     html = write_html_report(path, learning_curves=curves)
     print(f"report: {path}\nreport (html): {html}")
     return {"report": str(path), "results": results, "data_root": data_root}
-
-
-def report_from_results(
-    results_dir: str | Path,
-    *,
-    report: str | Path,
-    command: str,
-    how_to_run: str | Path | None = None,
-) -> dict[str, Any]:
-    """Regenerate the benchmark report from stored result JSONs alone (no training, no
-    evaluation): what ``lnn-drive benchmark-report results=<dir>`` runs.
-
-    The seeds, evaluation distance and first test road are read from the results'
-    provenance; a set mixing several configurations per (model, seed) is reported with a
-    note listing the distinct config hashes.
-
-    Args:
-        results_dir: Folder of result JSONs (e.g. ``docs/results/benchmark_hard``).
-        report: The Markdown file to write (plots beside it).
-        command: The command line printed in the report.
-        how_to_run: A Markdown file appended verbatim (the protocol's "How to run it").
-
-    Returns:
-        ``{"report": path, "runs": number of (model, seed) runs}``.
-    """
-    results = load_results(results_dir)
-    first = json.loads(next(iter(sorted(Path(results_dir).glob("*.json")))).read_text())
-    ev = first["provenance"]["config"].get("eval", {})
-    ecfg = EvalConfig(
-        distance_km=float(ev.get("distance_km", EvalConfig().distance_km)),
-        seed=int(ev.get("seed", EvalConfig().seed)),
-    )
-    seeds = sorted({int(r["seed"]) for runs in results.values() for r in runs})
-    bcfg = BenchmarkConfig(models=tuple(results), seeds=tuple(seeds))
-    wall = sum(float(r.get("train_s", 0.0)) for runs in results.values() for r in runs)
-    path = write_report(
-        results,
-        path=Path(report),
-        bcfg=bcfg,
-        ecfg=ecfg,
-        command=command,
-        wall_s=wall,
-        recipe=recipe_summary(TrainConfig(**_train_fields(first["provenance"]["config"]))),
-        sweeps=load_sweeps(results_dir),
-    )
-    if how_to_run is not None:
-        text = path.read_text().rstrip("\n") + "\n\n" + Path(how_to_run).read_text()
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    return {"report": str(path), "runs": sum(len(r) for r in results.values())}
-
-
-def _train_fields(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored ``train`` section as :class:`TrainConfig` keyword arguments."""
-    names = {f.name for f in fields(TrainConfig)}
-    train = config.get("train", {})
-    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in train.items() if k in names}

@@ -5,9 +5,11 @@ Every (model, seed, condition) result is stored as a small JSON file keyed by
 * ``config_hash``: SHA-256 of the canonical JSON of the *full* configuration that produced
   it (model, training recipe, data, environment, evaluation options, condition, roads), and
 * ``code``: the version of the code that produced it: a hash of the source files of the
-  ``lnn_drive`` modules imported when the result is produced and of the ``conf/`` files
-  (:func:`code_version`), so committing results, docs or code the run never imports (a
-  drone fix for a car benchmark) does not invalidate anything.
+  ``lnn_drive`` modules imported when the result is produced (:func:`code_version`; the
+  benchmark leaves out ``conf/``, whose contribution is the resolved config the hash
+  already covers, and its presentation-only report modules), so committing results, docs,
+  a better report or code the run never imports (a drone fix for a car benchmark) does
+  not invalidate anything.
 
 :class:`ResultStore` hands back a stored result only when both match; a result made by
 another config or another code version is *stale* and is refused (:class:`StaleResultError`)
@@ -124,12 +126,17 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout.strip()
 
 
-def imported_sources(root: str | os.PathLike, package: str = "lnn_drive") -> list[Path]:
+def imported_sources(
+    root: str | os.PathLike, package: str = "lnn_drive", *, exclude: Sequence[str] = ()
+) -> list[Path]:
     """Source files of the modules of ``package`` imported now (``sys.modules`` entries
-    whose ``__file__`` lies inside ``root/package``), sorted."""
+    whose ``__file__`` lies inside ``root/package``, except the modules named in
+    ``exclude``), sorted."""
     pkg = (Path(root) / package).resolve()
     files = set()
-    for mod in list(sys.modules.values()):
+    for name, mod in list(sys.modules.items()):
+        if name in exclude:
+            continue
         f = getattr(mod, "__file__", None)
         if f and Path(f).resolve().is_relative_to(pkg) and Path(f).is_file():
             files.add(Path(f).resolve())
@@ -140,6 +147,7 @@ def code_version(
     root: str | os.PathLike | None = None,
     *,
     conf_files: Sequence[str | os.PathLike] | None = None,
+    exclude: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The code that produces results: ``{"code": id, "commit": HEAD, "dirty": bool}``.
 
@@ -147,7 +155,8 @@ def code_version(
     ``lnn_drive`` modules imported at call time (:func:`imported_sources`), plus the
     ``conf/`` files the composed config came from (``conf_files``; when not known, every
     file under ``conf/``). A change to a module the run never imported (a drone fix for a
-    car benchmark) leaves it unchanged; a change to an imported one changes it. ``-dirty``
+    car benchmark) leaves it unchanged; a change to an imported one changes it, except to
+    the modules named in ``exclude`` (presentation only: report tables and plots). ``-dirty``
     is appended when any hashed file has uncommitted changes. Outside a git checkout
     ``code`` is ``"unknown"``, and results with an unknown code version are never reused.
     """
@@ -163,7 +172,7 @@ def code_version(
         conf = root / "conf"
         listed = _git(root, "ls-files", "--cached", "--others", "--exclude-standard", "conf")
         conf_files = [root / n for n in (listed or "").splitlines()] if conf.is_dir() else []
-    files = imported_sources(root) + [Path(f).resolve() for f in conf_files]
+    files = imported_sources(root, exclude=exclude) + [Path(f).resolve() for f in conf_files]
     rel = sorted({f.relative_to(root).as_posix() for f in files if f.is_file()})
     h = hashlib.sha256()
     for name in rel:

@@ -18,8 +18,8 @@ from lnn_drive.eval.benchmark import (
     BenchmarkConfig,
     BenchmarkRecipe,
     benchmark,
-    load_results,
 )
+from lnn_drive.eval.benchmark_report import load_results
 from lnn_drive.eval.evaluate import EvalConfig
 from lnn_drive.eval.provenance import StaleResultError
 from lnn_drive.models.config import ModelConfig

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lnn_drive.eval.benchmark import BenchmarkConfig, write_report
+from lnn_drive.eval.benchmark import BenchmarkConfig
+from lnn_drive.eval.benchmark_report import write_report
 from lnn_drive.eval.evaluate import EvalConfig, conditions
 
 

@@ -147,7 +147,8 @@ def test_evaluate_command_writes_report_html(tmp_path: Path, run_command) -> Non
 
 
 def test_benchmark_report_html(tmp_path: Path) -> None:
-    from lnn_drive.eval.benchmark import BenchmarkConfig, write_report
+    from lnn_drive.eval.benchmark import BenchmarkConfig
+    from lnn_drive.eval.benchmark_report import write_report
     from lnn_drive.eval.evaluate import EvalConfig
     from tests.eval.test_benchmark_report import _run
 

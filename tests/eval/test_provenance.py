@@ -220,3 +220,33 @@ def test_benchmark_run_reuses_fresh_results_and_refuses_stale_ones(tmp_path: Pat
     run_one(recipe=changed, train_fn=train_fn, rerun_stale=True, **kw)
     assert calls == [recipe.train.lr, 1e-4]
     assert run_one(recipe=changed, train_fn=train_fn, **kw)["val_loss"] == 0.5
+
+
+def test_presentation_modules_and_conf_are_left_out_of_the_benchmark_code_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark passes ``conf_files=()`` and its report modules as ``exclude``: a
+    better report or an unrelated YAML keeps results fresh, a change to run code does not."""
+    _repo(tmp_path, monkeypatch)
+    rep = types.ModuleType("_prov_test_report")
+    rep.__file__ = str(tmp_path / "lnn_drive" / "b.py")
+    monkeypatch.setitem(sys.modules, rep.__name__, rep)
+    args = {"conf_files": (), "exclude": ("_prov_test_report",)}
+    v1 = code_version(tmp_path, **args)
+    (tmp_path / "lnn_drive" / "b.py").write_text("y = 2\n")  # the report module
+    (tmp_path / "conf" / "c.yaml").write_text("a: 2\n")
+    assert code_version(tmp_path, **args)["code"] == v1["code"]
+    assert code_version(tmp_path, conf_files=())["code"] != v1["code"]  # b counts unexcluded
+    (tmp_path / "lnn_drive" / "a.py").write_text("x = 2\n")  # run code
+    assert code_version(tmp_path, **args)["code"] != v1["code"]
+
+
+def test_benchmark_code_version_excludes_the_report_but_not_the_run_code() -> None:
+    import lnn_drive.eval.benchmark_report  # noqa: F401  (imported, still left out)
+    from lnn_drive.eval.benchmark import PRESENTATION_MODULES
+    from lnn_drive.eval.provenance import imported_sources
+
+    root = Path(__file__).resolve().parents[2]
+    kept = {p.name for p in imported_sources(root, exclude=PRESENTATION_MODULES)}
+    assert "benchmark_report.py" not in kept and "paper_tables.py" not in kept
+    assert {"benchmark.py", "bc.py", "batched.py", "lane_keeping.py"} <= kept
