@@ -203,10 +203,38 @@ class BenchmarkRecipe:
     eval: EvalConfig
 
 
+#: Data options that say where things are on this machine, not what a run trains on:
+#: left out of the hashed config, so a run resumed on another machine (other paths, the
+#: logs re-collected there) keeps its results fresh; the logs themselves are identified
+#: by :func:`_data_identity`.
+_MACHINE_DATA_FIELDS = ("roots", "cache_dir")
+
+
 def _data_identity(data_root: str) -> str | None:
-    """Hash of the training logs' ``dataset.json`` (what the data is, not where)."""
-    meta = Path(data_root) / "dataset.json"
-    return hashlib.sha256(meta.read_bytes()).hexdigest()[:16] if meta.is_file() else None
+    """Hash of what the training logs are, not where or when they were written:
+    ``dataset.json`` without its ``created`` time, plus every episode's ``episode.json``
+    and ``signals.csv`` (the labels; the frames are rendered from the same seeds). The
+    same collection re-run on another machine has the same identity."""
+    root = Path(data_root)
+    meta = root / "dataset.json"
+    if not meta.is_file():
+        return None
+    doc = json.loads(meta.read_text())
+    doc.pop("created", None)
+    h = hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
+    for ep in doc.get("episodes", []):
+        for name in ("episode.json", "signals.csv"):
+            f = root / "episodes" / str(ep.get("name", "")) / name
+            h.update(f"{ep.get('name')}/{name}\0".encode())
+            h.update(f.read_bytes() if f.is_file() else b"<missing>")
+    return h.hexdigest()[:16]
+
+
+def _data_key(data: DataConfig, data_root: str) -> dict[str, Any]:
+    """The data part of a run's hashed config: its options without the machine's paths
+    (:data:`_MACHINE_DATA_FIELDS`), plus the logs' :func:`_data_identity`."""
+    d = {k: v for k, v in asdict(data).items() if k not in _MACHINE_DATA_FIELDS}
+    return {**d, "identity": _data_identity(data_root)}
 
 
 def collect_data(bcfg: BenchmarkConfig, ccfg: CollectConfig, env: EnvConfig) -> str:
@@ -281,7 +309,7 @@ def tune_lr(
         "model": model,
         "model_config": recipe.models[model],
         "train": tc,
-        "data": {**asdict(data), "identity": _data_identity(data_root)},
+        "data": _data_key(data, data_root),
         "lr_grid": list(bcfg.lr_grid),
     }
     h, version = config_hash(cfg), run_code_version()
@@ -383,7 +411,7 @@ def run_one(
         "dagger": recipe.dagger if kind != "bc" else None,
         "seed": seed,
         "train": tc,
-        "data": {**asdict(data), "identity": _data_identity(data_root)},
+        "data": _data_key(data, data_root),
         "env": recipe.env,
         "eval": {k: v for k, v in asdict(recipe.eval).items() if k not in ("progress", "video")},
         "kind": kind,

@@ -259,3 +259,28 @@ def test_benchmark_code_version_excludes_the_report_but_not_the_run_code() -> No
     assert "eval/benchmark_report.py" not in kept and "eval/paper_tables.py" not in kept
     assert {"eval/benchmark.py", "train/bc.py", "eval/batched.py"} <= kept
     assert "envs/lane_keeping.py" in kept
+
+
+def test_data_key_ignores_where_and_when_the_logs_were_written(tmp_path: Path) -> None:
+    """A benchmark resumed on a new machine re-collects its logs (other paths, another
+    ``created`` time): the hashed data key must not change; other labels must."""
+    import json
+
+    from lnn_drive.data.dataset import DataConfig
+    from lnn_drive.eval.benchmark import _data_key
+
+    def logs(root: Path, created: str, steering: str) -> str:
+        (root / "episodes" / "ep_00000").mkdir(parents=True)
+        meta = {"format": "lnn_drive.log", "created": created, "episodes": [{"name": "ep_00000"}]}
+        (root / "dataset.json").write_text(json.dumps(meta))
+        (root / "episodes" / "ep_00000" / "episode.json").write_text("{}")
+        (root / "episodes" / "ep_00000" / "signals.csv").write_text(f"steering\n{steering}\n")
+        return str(root)
+
+    a = logs(tmp_path / "a", "2026-12-04T04:20:00+0000", "0.01")
+    b = logs(tmp_path / "b", "2026-12-04T14:48:00+0000", "0.01")
+    c = logs(tmp_path / "c", "2026-12-04T14:48:00+0000", "0.02")
+    key = {r: _data_key(DataConfig(roots=(r,), cache_dir=f"{r}/cache"), r) for r in (a, b, c)}
+    assert config_hash(key[a]) == config_hash(key[b])
+    assert key[a]["identity"] != key[c]["identity"]
+    assert "roots" not in key[a] and "cache_dir" not in key[a]
