@@ -95,10 +95,18 @@ def dart_action(expert_action: float, std: float, rng: np.random.Generator) -> f
 
 
 def drive_expert(
-    env_cfg: EnvConfig | None = None, *, km: float = 10.0, first_seed: int = 1_000_000
+    env_cfg: EnvConfig | None = None,
+    *,
+    km: float = 10.0,
+    first_seed: int = 1_000_000,
+    drive_steps: int | None = None,
 ) -> dict[str, Any]:
     """Drive the clean expert over ``km`` kilometres of roads from fresh seeds
     (``first_seed``, ``first_seed + 1``, ...) in terminate-on-crash mode.
+
+    ``drive_steps`` caps each road at that many control steps (the benchmark's
+    ``eval.drive_steps``, so the expert drives exactly the benchmark's test roads);
+    ``None``: until the environment ends the episode (``max_episode_steps``).
 
     Returns:
         ``{"km", "episodes", "crashes", "departures_1m", "lane_departures",
@@ -131,7 +139,7 @@ def drive_expert(
             env,
             None,
             ExpertRule(dart_std=0.0, rng=np.random.default_rng(0)),
-            episodes=(Episode(seed=first_seed + i) for i in count()),
+            episodes=(Episode(seed=first_seed + i, steps=drive_steps) for i in count()),
             after_step=track,
             stop=lambda st: st.distance_m >= km * 1000.0,
         )
