@@ -2,7 +2,7 @@
 
 lnn-drive expert-check [km=10] [first_seed=1000000] [env.preset=summer] [env.expert=stanley]
 lnn-drive expert-check env=lane_keeping_hard km=20 first_seed=10000   # the hard profile
-lnn-drive expert-check env=lane_keeping_hard km=20 first_seed=200000 drive_steps=600 \\
+lnn-drive expert-check env=lane_keeping_hard first_seed=200000 drive_steps=600 roads=67 \\
     out=docs/results/benchmark_hard_v2/expert/stanley.json   # the v2 calibration record
 """
 
@@ -22,8 +22,9 @@ from lnn_drive.envs.expert import drive_expert
 CONFIG = "expert_check"
 
 
-def _options(cfg: DictConfig) -> tuple[float, int, int | None]:
-    """``km``, ``first_seed`` and ``drive_steps``, checked (ValueError names the option)."""
+def _options(cfg: DictConfig) -> tuple[float, int, int | None, int | None]:
+    """``km``, ``first_seed``, ``drive_steps`` and ``roads``, checked (ValueError names
+    the option)."""
     try:
         km = float(cfg.km)
     except (TypeError, ValueError):
@@ -36,19 +37,22 @@ def _options(cfg: DictConfig) -> tuple[float, int, int | None]:
     steps = cfg.get("drive_steps")
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ValueError(f"drive_steps={steps}: must be a positive integer or null")
-    return km, seed, steps
+    roads = cfg.get("roads")
+    if roads is not None and (isinstance(roads, bool) or not isinstance(roads, int) or roads < 1):
+        raise ValueError(f"roads={roads}: must be a positive integer or null")
+    return km, seed, steps, roads
 
 
 def run(cfg: DictConfig) -> int:
     """Drive, print one line, and with ``out=`` write the record as JSON (with the
     environment's config hash and the code version, written atomically)."""
-    km, first_seed, drive_steps = _options(cfg)
+    km, first_seed, drive_steps, roads = _options(cfg)
     out = str(cfg.get("out") or "")
     if out and Path(out).is_dir():
         raise ValueError(f"out={out}: is a folder; give the JSON file to write")
     env = env_config(cfg.env)
     t0 = time.perf_counter()
-    r = drive_expert(env, km=km, first_seed=first_seed, drive_steps=drive_steps)
+    r = drive_expert(env, km=km, first_seed=first_seed, drive_steps=drive_steps, roads=roads)
     seconds = time.perf_counter() - t0
     print(
         f"expert {env.expert}: {r['km']:.2f} km on {r['episodes']} unseen roads (seeds "
@@ -66,6 +70,7 @@ def run(cfg: DictConfig) -> int:
             "km": km,
             "first_seed": first_seed,
             "drive_steps": drive_steps,
+            "roads": roads,
         }
         doc = {
             "kind": "expert_check",

@@ -100,13 +100,15 @@ def drive_expert(
     km: float = 10.0,
     first_seed: int = 1_000_000,
     drive_steps: int | None = None,
+    roads: int | None = None,
 ) -> dict[str, Any]:
     """Drive the clean expert over ``km`` kilometres of roads from fresh seeds
     (``first_seed``, ``first_seed + 1``, ...) in terminate-on-crash mode.
 
     ``drive_steps`` caps each road at that many control steps (the benchmark's
     ``eval.drive_steps``, so the expert drives exactly the benchmark's test roads);
-    ``None``: until the environment ends the episode (``max_episode_steps``).
+    ``None``: until the environment ends the episode (``max_episode_steps``). ``roads``
+    drives exactly that many roads instead of stopping at ``km``.
 
     Returns:
         ``{"km", "episodes", "crashes", "departures_1m", "lane_departures",
@@ -139,9 +141,12 @@ def drive_expert(
             env,
             None,
             ExpertRule(dart_std=0.0, rng=np.random.default_rng(0)),
-            episodes=(Episode(seed=first_seed + i, steps=drive_steps) for i in count()),
+            episodes=(
+                Episode(seed=first_seed + i, steps=drive_steps)
+                for i in (count() if roads is None else range(roads))
+            ),
             after_step=track,
-            stop=lambda st: st.distance_m >= km * 1000.0,
+            stop=None if roads is not None else (lambda st: st.distance_m >= km * 1000.0),
         )
     finally:
         env.close()

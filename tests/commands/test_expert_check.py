@@ -34,6 +34,7 @@ def test_expert_check_writes_a_record_on_capped_roads(tmp_path, capsys) -> None:
         ("km=abc", "km=abc"),
         ("drive_steps=0", "drive_steps=0"),
         ("first_seed=-3", "first_seed=-3"),
+        ("roads=0", "roads=0"),
     ],
 )
 def test_expert_check_bad_options_are_one_error_line(tmp_path, capsys, option, message) -> None:
@@ -48,3 +49,12 @@ def test_expert_check_out_must_not_be_a_folder(tmp_path, capsys) -> None:
     rc = main(["expert-check", "km=0.1", f"out={folder}", f"hydra.run.dir={tmp_path}/h"])
     assert rc == 2 and "is a folder" in capsys.readouterr().err
     assert list(folder.iterdir()) == []  # nothing written, nothing driven
+
+
+def test_expert_check_drives_exactly_the_given_roads(tmp_path, capsys) -> None:
+    out = tmp_path / "r.json"
+    args = ["roads=3", "drive_steps=60", "first_seed=7", "env.height=24", "env.width=64"]
+    assert main(["expert-check", *args, f"out={out}", f"hydra.run.dir={tmp_path}/h"]) == 0
+    r = json.loads(out.read_text())["result"]
+    assert r["episodes"] == 3 and r["seeds"] == [7, 9]
+    assert r["km"] == pytest.approx(3 * 60 * 10.0 / 30.0 / 1000.0, rel=0.02)
