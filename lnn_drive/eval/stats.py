@@ -263,6 +263,30 @@ def seed_results(
     return out
 
 
+def rates_table(results: Sequence[SeedResult], conditions: Sequence[str] = ()) -> str:
+    """Markdown: per model and condition, the seeds, kilometres and interventions pooled
+    over seeds, with the Garwood 95% interval of the pooled rate."""
+    lines = [
+        "| model | condition | seeds | km | interventions | per km [95% CI] |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    order = {c: i for i, c in enumerate(conditions)}
+    models = list(dict.fromkeys(r.model for r in results))
+    conds = sorted({r.condition for r in results}, key=lambda c: (order.get(c, len(order)), c))
+    for model in models:
+        for cond in conds:
+            rows = [r for r in results if r.model == model and r.condition == cond]
+            if not rows:
+                continue
+            k, e = sum(r.interventions for r in rows), sum(r.km for r in rows)
+            ci = poisson_rate_ci(k, e)
+            lines.append(
+                f"| {model} | {cond} | {len(rows)} | {e:.1f} | {k} | "
+                f"{ci.rate:.3f} [{ci.low:.3f}, {ci.high:.3f}] |"
+            )
+    return "\n".join(lines)
+
+
 def statistics_section(
     runs_by_model: dict[str, list[dict]], conditions: Sequence[str], *, reference: str
 ) -> list[str]:
@@ -272,6 +296,20 @@ def statistics_section(
     rows = seed_results(runs_by_model, conditions)
     if not rows or reference not in {r.model for r in rows}:
         return []
+    if len({r.model for r in rows}) < 2:  # nothing to test against yet
+        return [
+            "## Statistics: interventions/km with exact 95% intervals",
+            "",
+            "Intervals: Garwood (exact Poisson), pooled over seeds. Only one model has "
+            "finished runs, so there is no test yet.",
+            "",
+            rates_table(rows, conditions),
+            "",
+            "Per seed (autonomy unclamped):",
+            "",
+            per_seed_table(rows),
+            "",
+        ]
     return [
         "## Statistics: interventions/km with exact 95% intervals, tests against " + reference,
         "",
@@ -300,6 +338,7 @@ __all__ = [
     "per_seed_table",
     "poisson_rate_ci",
     "poisson_rate_test",
+    "rates_table",
     "required_exposure",
     "seed_permutation_test",
     "seed_results",

@@ -146,7 +146,7 @@ def test_protocol_sweeps_fine_tunes_and_reports_from_results(tmp_path: Path, run
             f"how_to_run={how}",
         ]
     )
-    assert code == 0 and "3 runs" in stdout
+    assert code == 0 and "3 complete runs" in stdout
     text = (tmp_path / "docs" / "b.md").read_text()
     assert "| NCP (CfC) | 0.001: 1.5771, 0.003: 1.1000, 0.01: 1.6229 | 0.003 |" in text
     assert "| NCP (CfC) | 0 | 0.003 | 40 | 5,120 |" in text
