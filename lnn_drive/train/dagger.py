@@ -136,6 +136,7 @@ def dagger(
     out_dir: str | Path,
     train_fn: TrainFn | None = None,
     init_checkpoint: str | Path | None = None,
+    env_fn: Callable[[], gym.Env] | None = None,
 ) -> dict[str, Any]:
     """Behaviour cloning followed by ``dcfg.rounds`` DAgger rounds.
 
@@ -155,6 +156,11 @@ def dagger(
             round's best weights with ``train``'s budget (a fine-tune, fresh optimiser),
             so the rounds' total is ``rounds * train.max_steps`` steps on top of the BC
             run. ``None``: every round retrains from scratch.
+        env_fn: Builds an adapted environment (:mod:`lnn_drive.envs.adapters`, e.g.
+            CarRacing-v3) to drive the rounds in instead of the lane-keeping simulator
+            (``env`` is then unused): the rounds are driven by the adapter's expert/learner
+            mixture and logged with its outputs and signals
+            (:func:`~lnn_drive.envs.adapters.collect_adapter_round`).
 
     Returns:
         The last round's training result, plus ``rounds`` (per-round results and
@@ -186,21 +192,41 @@ def dagger(
     history.append({"round": 0, "beta": 1.0, "train": res, "roots": list(roots)})
     for r in range(1, dcfg.rounds + 1):
         policy = Policy.load(res["best_checkpoint"])
-        e = make_env(env_cfg, crash_mode="intervene", max_episode_steps=dcfg.steps_per_episode)
-        try:
-            first = dcfg.road_seed + (r - 1) * dcfg.episodes_per_round
-            stats = collect_round(
-                policy,
-                e,
-                out / "dagger_data" / f"round_{r}",
-                road_seeds=list(range(first, first + dcfg.episodes_per_round)),
-                steps=dcfg.steps_per_episode,
-                beta=dcfg.beta(r),
-                seed=dcfg.seed + r,
-                speed=env_cfg.speed,
-            )
-        finally:
-            e.close()
+        first = dcfg.road_seed + (r - 1) * dcfg.episodes_per_round
+        seeds = list(range(first, first + dcfg.episodes_per_round))
+        root = out / "dagger_data" / f"round_{r}"
+        if env_fn is not None:
+            from lnn_drive.envs.adapters import collect_adapter_round
+
+            e = env_fn()
+            try:
+                stats = collect_adapter_round(
+                    policy,
+                    e,
+                    root,
+                    seeds=seeds,
+                    beta=dcfg.beta(r),
+                    seed=dcfg.seed + r,
+                    steps=dcfg.steps_per_episode,
+                )
+            finally:
+                e.close()
+            stats.pop("per_episode", None)
+        else:
+            e = make_env(env_cfg, crash_mode="intervene", max_episode_steps=dcfg.steps_per_episode)
+            try:
+                stats = collect_round(
+                    policy,
+                    e,
+                    root,
+                    road_seeds=seeds,
+                    steps=dcfg.steps_per_episode,
+                    beta=dcfg.beta(r),
+                    seed=dcfg.seed + r,
+                    speed=env_cfg.speed,
+                )
+            finally:
+                e.close()
         roots.append(stats["root"])
         res = run(r, str(res["best_checkpoint"]) if finetune else None)
         history.append({"round": r, "beta": dcfg.beta(r), "collect": stats, "train": res})

@@ -290,6 +290,8 @@ def record_adapter_episodes(
     rng: np.random.Generator,
     meta: Mapping[str, Any] | None = None,
     on_step: Any = None,
+    rule: Any = None,
+    steps: int | None = None,
 ) -> list[dict[str, Any]]:
     """Drive the privileged expert with DART noise through the one recording loop
     (:func:`~lnn_drive.envs.record.record_episodes`) and record every frame.
@@ -307,14 +309,18 @@ def record_adapter_episodes(
         rng: Noise generator.
         meta: Extra per-episode metadata.
         on_step: Called with no arguments after every step (a progress bar's update).
+        rule: What drives instead of the DART expert (DAgger's :class:`AdapterMixtureRule`);
+            its labels must be :func:`log_signals`' output columns.
+        steps: Frame limit per episode (``None``: until the env ends it).
 
     Returns:
-        Per episode: ``{"seed", "frames", "terminated", **final info signals}``.
+        Per episode: ``{"seed", "frames", "terminated", "expert_frames",
+        **final info signals}``.
     """
     from lnn_drive.envs.record import Episode, record_episodes
 
     a = find_adapter(env)
-    rule = AdapterExpertRule.for_env(env, dart_std, rng)
+    rule = rule if rule is not None else AdapterExpertRule.for_env(env, dart_std, rng)
     observed = {k: k for k in a.info_signals}
     out = []
     for seed in seeds:
@@ -326,7 +332,9 @@ def record_adapter_episodes(
                 on_step()
 
         ep = Episode(
-            seed=int(seed), meta={"seed": int(seed), "group": f"track{seed}", **(meta or {})}
+            seed=int(seed),
+            meta={"seed": int(seed), "group": f"track{seed}", **(meta or {})},
+            steps=steps,
         )
         stats = record_episodes(env, log, rule, episodes=[ep], observed=observed, after_step=after)
         out.append(
@@ -334,10 +342,72 @@ def record_adapter_episodes(
                 "seed": int(seed),
                 "frames": stats.frames,
                 "terminated": bool(stats.terminations),
+                "expert_frames": stats.expert_frames,
                 **{k: float(last[k]) for k in a.info_signals},
             }
         )
     return out
+
+
+def collect_adapter_round(
+    policy: Any,
+    env: gym.Env,
+    root: Any,
+    *,
+    seeds: list[int],
+    beta: float,
+    seed: int,
+    steps: int | None = None,
+) -> dict[str, Any]:
+    """One DAgger round on an adapted environment: drive ``beta``'s mixture of the
+    privileged expert and ``policy`` on ``seeds`` and write every visited frame, labelled
+    with the expert's clean outputs, as a driving log at ``root`` (the same columns and
+    adapter metadata as the expert's logs, so the rounds aggregate with them).
+
+    Returns:
+        ``{"root", "frames", "expert_share", "interventions", "per_episode"}``
+        (``interventions``: episodes the environment ended early, e.g. off the map).
+    """
+    from pathlib import Path
+
+    from lnn_drive.data.log import LogWriter
+    from lnn_drive.envs.record import env_dt
+
+    a = find_adapter(env)
+    rule = AdapterMixtureRule(
+        policy=policy,
+        names=[o.name for o in a.outputs],
+        beta=beta,
+        rng=np.random.default_rng([int(seed), 0xDA66]),
+    )
+    h, w = env.observation_space.shape[:2]
+    with LogWriter(
+        root,
+        height=h,
+        width=w,
+        fps=1.0 / env_dt(env),
+        signals=log_signals(env),
+        source=f"dagger (beta={beta:.3f})",
+        extra={**adapter_metadata(env), "beta": beta, "road_seeds": [int(s) for s in seeds]},
+    ) as log:
+        per = record_adapter_episodes(
+            env,
+            log,
+            seeds=seeds,
+            dart_std=0.0,
+            rng=np.random.default_rng(0),
+            meta={"dagger_beta": beta},
+            rule=rule,
+            steps=steps,
+        )
+    frames = sum(e["frames"] for e in per)
+    return {
+        "root": str(Path(root)),
+        "frames": frames,
+        "expert_share": sum(e["expert_frames"] for e in per) / max(frames, 1),
+        "interventions": sum(int(e["terminated"]) for e in per),
+        "per_episode": per,
+    }
 
 
 __all__ = [
@@ -346,6 +416,7 @@ __all__ = [
     "ImageEnvAdapter",
     "SignalSpec",
     "adapter_metadata",
+    "collect_adapter_round",
     "dart_outputs",
     "find_adapter",
     "log_signals",
