@@ -1,7 +1,10 @@
 """`carracing-evaluate`: drive a trained policy (its checkpoint alone) on unseen CarRacing tracks.
 
 lnn-drive carracing-evaluate checkpoint=<run>/checkpoints/best.pt episodes=100 first_seed=10000 \
-    [noise_variance=0.1] [env.domain_randomize=true] [out=metrics.json]
+    [noise_variance=0.1] [env.domain_randomize=true] [out=metrics.json] [video=drive.mp4]
+
+``video=`` writes the first track's drive as an MP4: the frame the policy sees with its
+VisualBackProp saliency, and the outputs (the policy's above the expert's).
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ def run(cfg: DictConfig) -> int:
     out = None if cfg.out in (None, "") else Path(str(cfg.out))
     if out is not None and not out.parent.is_dir():
         raise FileNotFoundError(f"out: folder {out.parent} does not exist")
+    video = None if cfg.get("video") in (None, "") else Path(str(cfg.video))
+    if video is not None and (video.suffix.lower() != ".mp4" or not video.parent.is_dir()):
+        raise UsageError(f"video={video}: must be an .mp4 path in an existing folder")
+    vsteps = cfg.get("video_steps")
+    if vsteps is not None and (
+        isinstance(vsteps, bool) or not isinstance(vsteps, int) or vsteps < 1
+    ):
+        raise UsageError(f"video_steps={vsteps}: must be a positive integer or null")
     env = carracing_config(cfg.env)
     if int(cfg.threads) > 0:
         torch.set_num_threads(int(cfg.threads))
@@ -66,4 +77,9 @@ def run(cfg: DictConfig) -> int:
             },
         )
         print(f"wrote {out}")
+    if video is not None:
+        from lnn_drive.explain.adapter_video import adapter_video
+
+        v = adapter_video(policy, carracing_env_fn(env), video, seed=first, max_steps=vsteps)
+        print(f"video: {v['path']} ({v['frames']} frames, return {v['return']:.1f})")
     return 0

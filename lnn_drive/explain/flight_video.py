@@ -3,6 +3,7 @@ commands (the policy's against the expert's) drawn under the frame."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,22 @@ EXPERT_RGB = (90, 220, 90)
 
 
 def command_panel(
-    command: np.ndarray, expert: np.ndarray, high: np.ndarray, *, width: int, row: int = 18
+    command: np.ndarray,
+    expert: np.ndarray,
+    high: np.ndarray,
+    *,
+    width: int,
+    row: int = 18,
+    names: Sequence[str] = ACTION_SIGNALS,
 ) -> np.ndarray:
-    """Four signed bars (vx, vy, vz, yaw rate), the policy's above the expert's, each
-    scaled to its bound; uint8 RGB (4 * row, width, 3)."""
-    panel = np.full((4 * row, width, 3), 20, np.uint8)
-    label_w = 74
+    """One signed bar per output (default the four flight commands vx, vy, vz, yaw rate),
+    the policy's above the expert's, each scaled to its bound ``high``; uint8 RGB
+    (len(names) * row, width, 3)."""
+    panel = np.full((len(names) * row, width, 3), 20, np.uint8)
+    label_w = 74 if max(map(len, names)) <= 5 else 6 * max(map(len, names)) + 44
     half = (width - label_w - 6) // 2
     centre = label_w + half
-    for i, name in enumerate(ACTION_SIGNALS):
+    for i, name in enumerate(names):
         top = i * row
         cv2.putText(
             panel, f"{name} {command[i]:+.2f}", (3, top + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.33,
