@@ -3,6 +3,11 @@ success with Wilson 95% intervals, failure modes, time to target, path plots, a 
 
 lnn-drive eval-drone checkpoint=outputs/.../checkpoints/best.pt [episodes=100]
     [seasons=[summer,winter]] [noise_variances=[0.0,0.1]] [video=false]
+    [safety=cbf] [cbf.margin=0.3] [cbf.geofence_radius=40]
+
+``safety=cbf`` flies the policy inside the control-barrier-function filter
+(:mod:`lnn_drive.models.drone_safety`: command bounds and rate limits, obstacle, geofence
+and floor barriers, privileged state from the simulator).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from lnn_drive.eval.drone import DroneEvalConfig, evaluate_flights, plot_paths, 
 
 CONFIG = "eval_drone"
 #: Options of conf/eval_drone.yaml that are not DroneEvalConfig fields.
-OWN_KEYS = ("checkpoint", "out_dir", "threads", "video")
+OWN_KEYS = ("checkpoint", "out_dir", "threads", "video", "safety", "cbf")
 
 
 def run(cfg: DictConfig) -> int:
@@ -30,6 +35,12 @@ def run(cfg: DictConfig) -> int:
         DroneEvalConfig, {k: v for k, v in c.items() if k not in (*JOB_KEYS, *OWN_KEYS)}
     )
     env_cfg = DroneConfig.from_mapping(c["env"])
+    safety = str(c.get("safety") or "none")
+    if safety not in ("none", "cbf"):
+        raise ValueError(f"safety={safety}: must be none or cbf")
+    from lnn_drive.models.drone_safety import DroneCBFConfig
+
+    cbf = to_dataclass(DroneCBFConfig, c.get("cbf") or {}, where="cbf.")
     ck = Path(c["checkpoint"])
     if not ck.is_file():
         raise FileNotFoundError(f"checkpoint {ck} not found")
@@ -41,12 +52,17 @@ def run(cfg: DictConfig) -> int:
     torch.set_num_threads(int(c["threads"]))
     policy = Policy.load(ck)
     policy.eval()
-    results = evaluate_flights(policy, env_cfg, ecfg)
+    flier = policy
+    if safety == "cbf":
+        from lnn_drive.models.drone_safety import DroneSafetyFilter
+
+        flier = DroneSafetyFilter(policy, env_cfg, cbf)
+    results = evaluate_flights(flier, env_cfg, ecfg)
     out = Path(c["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     rows = [r.to_dict() for r in results]
     (out / "results.json").write_text(
-        json.dumps({"checkpoint": str(ck), "results": rows}, indent=2)
+        json.dumps({"checkpoint": str(ck), "safety": safety, "results": rows}, indent=2)
     )
     table = results_table(results)
     (out / "results.md").write_text(table + "\n")

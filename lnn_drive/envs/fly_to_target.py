@@ -104,7 +104,9 @@ class FlyToTargetEnv(gym.Env):
     ``collided_with`` (``"tree"``, ``"bush"``, ``"ground"`` or ``None``), ``outcome``,
     ``x``, ``y``, ``yaw`` (world pose), ``velocity`` (executed body-frame vx, vy, vz,
     yaw rate), ``wind`` (world-frame gust, m/s), ``expert_action`` (the privileged
-    expert's clean command, float32 (4,)) and ``steps``.
+    expert's clean command, float32 (4,)), ``steps`` and ``obstacles`` (the scene's trees
+    and bushes, float64 (M, 5): x, y, radius, height in m, kind; a fresh copy every
+    step, for privileged safety filters, ``lnn_drive.models.drone_safety``).
 
     ## Arguments
 
@@ -329,6 +331,7 @@ class FlyToTargetEnv(gym.Env):
             "wind": self.wind.copy(),
             "expert_action": expert,
             "steps": self.steps,
+            "obstacles": self._obstacles.copy(),
         }
 
 

@@ -98,6 +98,8 @@ class ConditionResult:
         mean_time_s: Mean time to the target over successful episodes (NaN if none).
         paths: Top-view paths (x, y) (T, 2) of the first episodes, with the target
             position and the outcome.
+        filter_stats: With a safety filter around the policy: the share of commands it
+            changed and the steps it decided without a feasible command.
     """
 
     season: str
@@ -106,6 +108,7 @@ class ConditionResult:
     outcomes: dict[str, int]
     mean_time_s: float
     paths: list[dict[str, Any]] = field(default_factory=list)
+    filter_stats: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -134,6 +137,7 @@ class ConditionResult:
             "success_rate": self.success_rate,
             "ci95": [lo, hi],
             "mean_time_s": self.mean_time_s,
+            **self.filter_stats,
         }
 
 
@@ -160,6 +164,8 @@ class _Flights:
         self.paths: list[dict[str, Any]] = []
         self.keep = 0
         self.started = False
+        # a safety filter reads each row's state from the simulator's info
+        self.observe = getattr(policy, "observe", None)
 
     def next_episode(self) -> Episode | None:
         return Episode(seed=self.queue.pop(0)) if self.queue else None
@@ -168,6 +174,9 @@ class _Flights:
         if not self.started:  # the group's first reset; finished rows stay idle
             self.started = True
             self.policy.reset(len(self.envs))
+        if self.observe is not None:
+            for i in np.flatnonzero(rows):
+                self.observe(info[i], int(i))
 
     def act(self, obs: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         frames = add_frame_noise(obs, self.std, self.rng) if self.std > 0 else obs
@@ -177,6 +186,8 @@ class _Flights:
     def record(self, actions: np.ndarray, step: Step, live: np.ndarray) -> np.ndarray:
         for i in np.flatnonzero(live):
             info = step.info[i]
+            if self.observe is not None:
+                self.observe(info, int(i))
             self.trails[i].append((info["x"], info["y"]))
             if step.terminated[i] or step.truncated[i]:
                 self.ended.append((info["outcome"], info["steps"]))
@@ -211,6 +222,7 @@ def fly_condition(
     rng = np.random.default_rng([ecfg.noise_seed, int(noise_variance * 1e6)])
     high = env_cfg.action_high
     seeds = list(range(ecfg.first_seed, ecfg.first_seed + ecfg.episodes))
+    before = {k: getattr(policy, k, 0) for k in ("steps", "changed", "infeasible")}
     for start in range(0, len(seeds), ecfg.batch):
         group = seeds[start : start + ecfg.batch]
         envs = [make_drone_env(env_cfg, season=season, render_mode=None) for _ in group]
@@ -233,6 +245,15 @@ def fly_condition(
         outcomes=counts,
         mean_time_s=float(np.mean(times)) if times else math.nan,
         paths=paths,
+        filter_stats=(
+            {
+                "filter_changed": (policy.changed - before["changed"])
+                / max(policy.steps - before["steps"], 1),
+                "filter_infeasible_steps": policy.infeasible - before["infeasible"],
+            }
+            if hasattr(policy, "infeasible")
+            else {}
+        ),
     )
 
 
@@ -249,16 +270,26 @@ def evaluate_flights(
 
 def results_table(results: Sequence[ConditionResult]) -> str:
     """Markdown table of the conditions."""
+    filtered = any(r.filter_stats for r in results)
+    extra = " filter changed | infeasible steps |" if filtered else ""
     lines = [
-        "| condition | episodes | success (95% Wilson CI) | timeout | collision | target lost | time to target |",
-        "|---|---|---|---|---|---|---|",
+        "| condition | episodes | success (95% Wilson CI) | timeout | collision | target lost | time to target |"
+        + extra,
+        "|---|---|---|---|---|---|---|" + ("---|---|" if filtered else ""),
     ]
     for r in results:
         lo, hi = r.interval
         o = r.outcomes
+        f = r.filter_stats
+        cells = (
+            f" {f.get('filter_changed', 0):.1%} | {f.get('filter_infeasible_steps', 0)} |"
+            if filtered
+            else ""
+        )
         lines.append(
             f"| {r.name} | {r.episodes} | {r.success_rate:.1%} [{lo:.1%}, {hi:.1%}] | "
             f"{o['timeout']} | {o['collision']} | {o['target_lost']} | {r.mean_time_s:.1f} s |"
+            + cells
         )
     return "\n".join(lines)
 
