@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "carracing-expert": "lnn_drive.commands.carracing_expert",
     "carracing-collect": "lnn_drive.commands.carracing_collect",
     "carracing-evaluate": "lnn_drive.commands.carracing_evaluate",
+    "demo-carracing": "lnn_drive.commands.demo_carracing",
     "export-checkpoint": "lnn_drive.commands.export_checkpoint",
     "export-lerobot": "lnn_drive.commands.export_lerobot",
     "import-lerobot": "lnn_drive.commands.import_lerobot",

@@ -97,3 +97,37 @@ def test_bad_options_are_one_error_line(bc, tmp_path, capsys) -> None:
         rc = main(["carracing-evaluate", f"checkpoint={ckpt}", bad, f"hydra.run.dir={tmp_path}/h"])
         assert rc == 2 and capsys.readouterr().err.startswith("error:"), bad
     assert not list(tmp_path.glob("*.mp4")) and not (tmp_path / "no").exists()
+
+
+def test_demo_carracing_runs_every_stage(tmp_path, capsys) -> None:
+    args = [
+        f"out_dir={tmp_path / 'demo'}",
+        f"hydra.run.dir={tmp_path / 'h'}",
+        "collect.episodes=2",
+        "env.max_episode_steps=40",
+        "data.window=8",
+        "data.stride=4",
+        "train.max_steps=2",
+        "train.max_minutes=null",
+        "train.val_every=1",
+        "train.progress=false",
+        "dagger.rounds=1",
+        "dagger.episodes_per_round=1",
+        "dagger.steps_per_episode=20",
+        "demo.dagger_steps=2",
+        "demo.train_procs=1",
+        "demo.video_steps=10",
+        "eval.episodes=1",
+    ]
+    assert main(["demo-carracing", *args]) == 0, capsys.readouterr().err
+    out = tmp_path / "demo"
+    report = (out / "report.md").read_text()
+    for cond in ("clean", "domain_randomize", "noise=0.1"):
+        assert f"| {cond} | 1 |" in report
+    assert "(solved at 900: NOT met)" in report
+    summary = json.loads((out / "demo.json").read_text())
+    assert len(summary["dagger_rounds"]) == 2 and summary["solved"] is False
+    assert (out / "drive.mp4").stat().st_size > 0
+    assert (out / "dagger" / "dagger_data" / "round_1" / "dataset.json").is_file()
+    rc = main(["demo-carracing", *args[:2], "demo.dagger_steps=0"])
+    assert rc == 2 and "dagger_steps" in capsys.readouterr().err
