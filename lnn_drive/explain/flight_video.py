@@ -34,7 +34,7 @@ def command_panel(
     the policy's above the expert's, each scaled to its bound ``high``; uint8 RGB
     (len(names) * row, width, 3)."""
     panel = np.full((len(names) * row, width, 3), 20, np.uint8)
-    label_w = 74 if max(map(len, names)) <= 5 else 6 * max(map(len, names)) + 44
+    label_w = max(74, 6 * max(map(len, names)) + 26)  # 74 fits "yaw_rate +1.00"
     half = (width - label_w - 6) // 2
     centre = label_w + half
     for i, name in enumerate(names):
