@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "evaluate": "lnn_drive.commands.evaluate",
     "benchmark": "lnn_drive.commands.benchmark",
     "benchmark-report": "lnn_drive.commands.benchmark_report",
+    "benchmark-drone": "lnn_drive.commands.benchmark_drone",
+    "benchmark-drone-report": "lnn_drive.commands.benchmark_drone_report",
     "saliency": "lnn_drive.commands.saliency",
     "saliency-seeds": "lnn_drive.commands.saliency_seeds",
     "demo": "lnn_drive.commands.demo",

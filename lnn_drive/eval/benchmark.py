@@ -64,6 +64,7 @@ RUN_MODULES = (
 #: better report never makes committed results stale.
 PRESENTATION_MODULES = (
     "lnn_drive.eval.benchmark_report",
+    "lnn_drive.eval.drone_benchmark_report",
     "lnn_drive.eval.figures",
     "lnn_drive.eval.html_report",
     "lnn_drive.eval.paper_tables",

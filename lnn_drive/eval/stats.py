@@ -161,6 +161,34 @@ def detectable_difference(
     return 0.5 * (c + math.sqrt(c * c + 8 * c * rate))
 
 
+def fisher_exact_test(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test that ``k1`` successes in ``n1`` trials and
+    ``k2`` in ``n2`` come from one success probability (episodes as independent trials)."""
+    for k, n in ((k1, n1), (k2, n2)):
+        if not (0 <= _check_count(k, "successes") <= _check_count(n, "trials") and n > 0):
+            raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {k}, {n}")
+    table = [[k1, n1 - k1], [k2, n2 - k2]]
+    return float(_st.fisher_exact(table, alternative="two-sided").pvalue)
+
+
+def detectable_proportion_difference(
+    p: float, n: int, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """Smallest change of a success rate ``p`` that two arms of ``n`` trials each detect
+    with ``power`` at two-sided ``alpha`` (arcsine transform: Cohen's
+    ``h = (z_a/2 + z_b) sqrt(2 / n)``), in the direction with more room (a rate of 100%
+    can only fall)."""
+    if not 0 <= p <= 1 or n < 1:
+        raise ValueError(f"need 0 <= p <= 1 and n >= 1, got {p}, {n}")
+    h = _z_sum(alpha, power) * math.sqrt(2 / n)
+    phi = 2 * math.asin(math.sqrt(p))
+    out = []
+    for target in (phi - h, phi + h):
+        if 0 <= target <= math.pi:
+            out.append(abs(math.sin(target / 2) ** 2 - p))
+    return min(out) if out else 1.0
+
+
 @dataclass(frozen=True, kw_only=True)
 class SeedResult:
     """One (model, training seed, condition) evaluation."""
@@ -334,7 +362,9 @@ __all__ = [
     "autonomy_unclamped",
     "comparison_table",
     "detectable_difference",
+    "detectable_proportion_difference",
     "dispersion_test",
+    "fisher_exact_test",
     "per_seed_table",
     "poisson_rate_ci",
     "poisson_rate_test",

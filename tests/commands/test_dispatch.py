@@ -145,7 +145,7 @@ def test_every_command_prints_its_config(capsys) -> None:
         required |= {"carracing-collect": ["out=x"], "carracing-evaluate": ["checkpoint=x"]}
         required |= {"export-lerobot": ["root=x"], "import-lerobot": ["root=x"]}
         required |= {"export-checkpoint": ["checkpoint=x"]}
-        required |= {"benchmark-report": ["results=x"]}
+        required |= {"benchmark-report": ["results=x"], "benchmark-drone-report": ["results=x"]}
         assert main([name, "--cfg", "job", *required.get(name, [])]) == 0, name
         assert "paths:" in capsys.readouterr().out
         assert module.CONFIG and callable(module.run)

@@ -1,0 +1,6 @@
+"""`lnn-drive benchmark-drone`: see lnn_drive/commands/benchmark_drone.py and conf/ for its options."""
+
+from lnn_drive.commands import script_main
+
+if __name__ == "__main__":
+    script_main("benchmark-drone")
