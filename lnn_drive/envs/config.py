@@ -244,6 +244,9 @@ class EnvConfig:
             frame again (``info["frame_status"] == 1``).
         frame_drop_prob: Probability per step that the frame is lost and the observation is
             black (``info["frame_status"] == 2``).
+        frame_outage_frames: Longest repeat or drop event, in frames: each event lasts a
+            length drawn uniformly from 1 to this (1: single frames). A camera that freezes or
+            goes dark for several frames is what a policy without memory cannot bridge.
         parked_density: Parked vehicles per 100 m on the right shoulder.
         oncoming_density: Oncoming vehicles per 100 m in the left lane.
         oncoming_speed: Speed (m/s) of oncoming vehicles.
@@ -282,6 +285,7 @@ class EnvConfig:
     jitter_corr: float = 0.9
     frame_repeat_prob: float = 0.0
     frame_drop_prob: float = 0.0
+    frame_outage_frames: int = 1
     parked_density: float = 0.0
     oncoming_density: float = 0.0
     oncoming_speed: float = 15.0
@@ -344,6 +348,13 @@ class EnvConfig:
         check("jitter_corr", 0 <= num("jitter_corr") < 1, "in [0, 1)")
         check("frame_repeat_prob", 0 <= num("frame_repeat_prob") <= 0.5, "in [0, 0.5]")
         check("frame_drop_prob", 0 <= num("frame_drop_prob") <= 0.5, "in [0, 0.5]")
+        check(
+            "frame_outage_frames",
+            isinstance(self.frame_outage_frames, int)
+            and not isinstance(self.frame_outage_frames, bool)
+            and 1 <= self.frame_outage_frames <= 60,
+            "an integer in [1, 60] frames",
+        )
         check("parked_density", 0 <= num("parked_density") <= 20, "in [0, 20] per 100 m")
         check("oncoming_density", 0 <= num("oncoming_density") <= 20, "in [0, 20] per 100 m")
         check("oncoming_speed", 0 <= num("oncoming_speed") <= 40, "in [0, 40] m/s")

@@ -215,6 +215,7 @@ class LaneKeepingEnv(gym.Env):
         self.departures_1m = self.lane_departures = 0
         self._off_1m = self._off_lane = False
         self.frame_status = 0
+        self._outage_left = 0  # frames left of a repeat/drop event
         self.last_command = float(self._kappa)
         self._obs = self._render_frame()
         return self._obs, self._info(False)
@@ -345,14 +346,20 @@ class LaneKeepingEnv(gym.Env):
             self._jitter = r * self._jitter + math.sqrt(1 - r * r) * self._jitter_std * (
                 self.np_random.standard_normal(2)
             )
+        if self._outage_left > 0:  # an event of several frames goes on
+            self._outage_left -= 1
+            if self.frame_status == 2:
+                return np.zeros_like(self._obs)
+            return self._obs.copy()
         self.frame_status = 0
         if cfg.frame_repeat_prob > 0 or cfg.frame_drop_prob > 0:
             u = float(self.np_random.random())
-            if u < cfg.frame_drop_prob:
-                self.frame_status = 2
-                return np.zeros_like(self._obs)
             if u < cfg.frame_drop_prob + cfg.frame_repeat_prob:
-                self.frame_status = 1
+                self.frame_status = 2 if u < cfg.frame_drop_prob else 1
+                if cfg.frame_outage_frames > 1:  # (no extra draw for single frames)
+                    self._outage_left = int(self.np_random.integers(cfg.frame_outage_frames))
+                if self.frame_status == 2:
+                    return np.zeros_like(self._obs)
                 return self._obs.copy()
         return self._render_frame()
 

@@ -10,8 +10,8 @@ resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
-import importlib
 import json
 import math
 import time
@@ -29,7 +29,6 @@ from lnn_drive.eval.provenance import (
     ResultStore,
     RoadRanges,
     StaleResultError,
-    code_version,
     config_hash,
     parse_shard,
     shard_items,
@@ -50,6 +49,7 @@ from lnn_drive.train.dagger import DaggerConfig
 RUN_MODULES = (
     "lnn_drive.envs",
     "lnn_drive.envs.collect",
+    "lnn_drive.models.inference",
     "lnn_drive.models.safety",
     "lnn_drive.models.summary",
     "lnn_drive.train.bc",
@@ -73,21 +73,59 @@ PRESENTATION_MODULES = (
 )
 
 
-def run_code_version() -> dict[str, Any]:
-    """:func:`~lnn_drive.eval.provenance.code_version` after importing :data:`RUN_MODULES`
-    and the module of the simulator that closed-loop evaluation drives (``gymnasium.make``
-    imports it by entry-point string)."""
-    import gymnasium
+def run_code_version(extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """:func:`~lnn_drive.eval.provenance.code_version` of a run: the sources of the modules
+    that importing :data:`RUN_MODULES` (plus ``extra``, plus the simulator's module, which
+    ``gymnasium.make`` imports by entry-point string) pulls in, presentation modules left
+    out.
 
-    from lnn_drive.envs.factory import ENV_ID
+    It is taken in a fresh interpreter, never from this process's ``sys.modules``: the set
+    of imported modules here depends on the entry point (the CLI imports the command layer,
+    a test does not) and on what earlier runs imported lazily (the first evaluation imports
+    the FastActor), and a code version that moves with it made a resumed run refuse results
+    of its own commit. Computed once per process and ``extra``."""
+    return dict(_clean_code_version(tuple(extra)))
 
-    entry = gymnasium.spec(ENV_ID).entry_point
-    for name in (*RUN_MODULES, *([entry.split(":")[0]] if isinstance(entry, str) else [])):
-        importlib.import_module(name)
+
+_CODE_VERSION_SCRIPT = """
+import importlib, json, sys
+import gymnasium
+from lnn_drive.envs.factory import ENV_ID
+from lnn_drive.eval.provenance import code_version
+names = json.loads(sys.argv[1])
+entry = gymnasium.spec(ENV_ID).entry_point
+for name in names + ([entry.split(":")[0]] if isinstance(entry, str) else []):
+    importlib.import_module(name)
+print(json.dumps(code_version(conf_files=(), exclude=json.loads(sys.argv[2]))))
+"""
+
+
+@functools.cache
+def _clean_code_version(extra: tuple[str, ...]) -> dict[str, Any]:
+    import os
+    import subprocess
+    import sys
+
+    from lnn_drive import PROJECT_ROOT
+
     # No conf/ files: what they contribute to a run is its resolved configuration, which
     # the config hash already covers in full, so an edit to an unrelated YAML (a drone
     # experiment) must not make hours of car results stale.
-    return code_version(conf_files=(), exclude=PRESENTATION_MODULES)
+    names = ["lnn_drive.eval.benchmark", *RUN_MODULES, *extra]
+    path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CODE_VERSION_SCRIPT, json.dumps(names)]
+        + [json.dumps(list(PRESENTATION_MODULES))],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"benchmark: could not take the code version ({last})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 #: ``train(cfg, *, data, model, run_dir) -> result``: bc.train or a data-parallel launcher.

@@ -14,7 +14,6 @@ never reused), so the run is resumable and shardable like the car benchmark; the
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -26,11 +25,10 @@ from lnn_drive.envs.drone_collect import DroneCollectConfig
 from lnn_drive.envs.drone_config import DroneConfig
 from lnn_drive.eval.benchmark import (
     MODEL_NAMES,
-    PRESENTATION_MODULES,
-    RUN_MODULES,
     TrainFn,
     _data_key,
     _run_record,
+    run_code_version,
     tune_lr,
 )
 from lnn_drive.eval.drone import DroneEvalConfig, evaluate_flights, plot_paths
@@ -38,7 +36,6 @@ from lnn_drive.eval.provenance import (
     ResultKey,
     ResultStore,
     StaleResultError,
-    code_version,
     config_hash,
     parse_shard,
     shard_items,
@@ -66,11 +63,10 @@ DRONE_RUN_MODULES = (
 
 
 def drone_code_version() -> dict[str, Any]:
-    """The code version of a drone benchmark result: the sources of every module a run
-    imports (:data:`RUN_MODULES`, :data:`DRONE_RUN_MODULES`), presentation modules left out."""
-    for name in (*RUN_MODULES, *DRONE_RUN_MODULES):
-        importlib.import_module(name)
-    return code_version(conf_files=(), exclude=PRESENTATION_MODULES)
+    """The code version of a drone benchmark result: the car benchmark's
+    :func:`~lnn_drive.eval.benchmark.run_code_version` (taken in a fresh interpreter) with
+    the drone's modules (:data:`DRONE_RUN_MODULES`) added."""
+    return run_code_version(("lnn_drive.eval.drone_benchmark", *DRONE_RUN_MODULES))
 
 
 def condition_names(ecfg: DroneEvalConfig) -> list[str]:

@@ -80,6 +80,38 @@ def test_repeated_and_dropped_frames():
     assert not np.array_equal(frames[fresh[0]], frames[fresh[0] - 1])
 
 
+def test_frame_outages_last_several_frames():
+    kw = {"frame_repeat_prob": 0.03, "frame_drop_prob": 0.03, "pitch_jitter_deg": 0.0}
+    env = hard(frame_outage_frames=10, roll_jitter_deg=0.0, **kw)
+    frames, infos = rollout(env, 400, seed=6)
+    status = np.array([i["frame_status"] for i in infos])
+    # runs of one non-zero status: at most 10 frames each unless two events touch
+    runs, t = [], 0
+    while t < len(status):
+        if status[t]:
+            u = t
+            while u < len(status) and status[u] == status[t]:
+                u += 1
+            runs.append(u - t)
+            t = u
+        else:
+            t += 1
+    assert runs and max(runs) > 1 and np.mean(runs) > 2
+    for t in np.flatnonzero(status == 1):
+        assert np.array_equal(frames[t], frames[t - 1])  # a frozen camera: the same frame
+    for t in np.flatnonzero(status == 2):
+        assert not frames[t].any()
+    # the same seed, the same outages
+    _, again = rollout(hard(frame_outage_frames=10, roll_jitter_deg=0.0, **kw), 400, seed=6)
+    assert [i["frame_status"] for i in again] == status.tolist()
+
+
+@pytest.mark.parametrize("bad", [0, 61, 1.5, True, "3"])
+def test_frame_outage_frames_is_validated(bad):
+    with pytest.raises(ValueError, match="frame_outage_frames"):
+        EnvConfig(frame_outage_frames=bad)
+
+
 def test_camera_jitter_tilts_the_frame():
     kw = {"frame_repeat_prob": 0.0, "frame_drop_prob": 0.0}
     still = hard(pitch_jitter_deg=0.0, roll_jitter_deg=0.0, **kw)

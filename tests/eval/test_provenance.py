@@ -284,3 +284,19 @@ def test_data_key_ignores_where_and_when_the_logs_were_written(tmp_path: Path) -
     assert config_hash(key[a]) == config_hash(key[b])
     assert key[a]["identity"] != key[c]["identity"]
     assert "roots" not in key[a] and "cache_dir" not in key[a]
+
+
+def test_run_code_version_does_not_depend_on_what_this_process_imported() -> None:
+    """A resumed run (a fresh process, other entry point) takes the same code version as
+    the process that wrote the results, whatever either had imported lazily before."""
+    import importlib
+
+    from lnn_drive.eval.benchmark import _clean_code_version, run_code_version
+
+    _clean_code_version.cache_clear()
+    before = run_code_version()
+    importlib.import_module("lnn_drive.commands.demo_carracing")  # not a run module
+    importlib.import_module("lnn_drive.models.inference")  # a run module, imported lazily
+    _clean_code_version.cache_clear()
+    assert run_code_version() == before
+    assert before["code"] != "unknown" and before["commit"]
