@@ -13,7 +13,12 @@ import pytest
 import torch
 
 from lnn_drive import PROJECT_ROOT
-from lnn_drive.deploy.export import export_policy, max_onnx_error, quantize_int8
+from lnn_drive.deploy.export import (
+    export_policy,
+    max_onnx_error,
+    quantize_int8,
+    standardise_layer_norm,
+)
 from lnn_drive.deploy.runtime import META_POLICY, OnnxPolicy
 from lnn_drive.models import CONTROLLERS
 from tests.deploy.conftest import H, W, frame_sequence, small_policy
@@ -29,6 +34,40 @@ def test_fp32_parity_over_a_carried_state_sequence(name: str, exported) -> None:
     with torch.no_grad():
         ref, _ = policy(torch.from_numpy(frames)[None])
     assert float(ref.abs().max()) > 0.05
+
+
+def test_layer_norm_standardisation_matches_training() -> None:
+    """The exported graph's one-node standardisation equals ``Preprocess.standardise`` to
+    the documented relative 1/(2 n var) on camera-like frames and on a nearly uniform one,
+    and exactly on a uniform frame (both 0)."""
+    from lnn_drive.data import Preprocess
+
+    frames = torch.from_numpy(frame_sequence(4))  # (4, 3, H, W)
+    low = torch.from_numpy(  # pixel std 0.8 grey levels: the bound is loosest here
+        np.random.default_rng(0).integers(99, 102, (1, 3, H, W), dtype=np.uint8)
+    )
+    n = 3 * H * W
+    for x in (frames, low):
+        ref, ours = Preprocess.standardise(x), standardise_layer_norm(x)
+        assert ours.dtype == torch.float32 and ours.shape == x.shape
+        var = x.float().reshape(len(x), -1).var(dim=1, unbiased=False)  # (B,)
+        rel = (1.0 / (2 * n * var))[:, None, None, None]  # (B, 1, 1, 1)
+        excess = (ours - ref).abs() - rel * ref.abs()  # beyond the formula's difference
+        assert float(excess.max()) <= 2e-5  # float32 rounding of the two reductions
+    # the two formulas do differ where the pixels barely vary (the bound means something)
+    assert float((standardise_layer_norm(low) - Preprocess.standardise(low)).abs().max()) > 1e-5
+    flat = torch.full((1, 3, H, W), 117, dtype=torch.uint8)
+    assert float(standardise_layer_norm(flat).abs().max()) == 0.0
+    assert float(Preprocess.standardise(flat).abs().max()) == 0.0
+
+
+def test_graph_uses_fused_standardisation_and_matmul(exported) -> None:
+    import onnx
+
+    _, path = exported["ncp_cfc"]
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops.count("LayerNormalization") == 1
+    assert "Einsum" not in ops and "ReduceMean" not in ops and "MatMul" in ops
 
 
 @pytest.mark.parametrize("name", ["ncp_ltc", "lstm", "feedforward"])
