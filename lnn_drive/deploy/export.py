@@ -1,11 +1,13 @@
 """Export a trained ``Policy`` to ONNX (fp32, and static int8 calibrated on a driving log).
 
 The graph is one control step with the recurrent state explicit, so any runtime can carry
-it: inputs ``frames`` uint8 (B, 3, h, w) in model geometry and ``state`` float32 (B, S);
-outputs ``action`` float32 (B, k) in physical units and ``new_state`` (B, S); the batch is
-dynamic. Per-image standardisation and output scaling are inside the graph (the same
-``Policy.forward`` code that training runs); the crop/resize geometry and the whole
-checkpoint config are in the metadata (``lnn_drive.deploy.runtime`` keys).
+it: inputs ``frames`` uint8 (B, h, w, 3) in model geometry (a camera's own channel-last
+layout, so a frame goes in without a copy) and ``state`` float32 (B, S); outputs
+``action`` float32 (B, k) in physical units and ``new_state`` (B, S); the batch is
+dynamic. Per-image standardisation and output scaling are inside the graph (the
+computation of ``Policy.forward``, written with the operators ONNX Runtime runs fastest:
+:class:`StepGraph`); the crop/resize geometry and the whole checkpoint config are in the
+metadata (``lnn_drive.deploy.runtime`` keys).
 
 The exporter is torch's ``torch.export``-based one (``torch.onnx.export(dynamo=True)``,
 onnxscript): with torch 2.14 it exports every controller, including NCP-LTC with its ODE
@@ -61,7 +63,8 @@ def _need_onnx() -> None:
 def standardise_layer_norm(frames: torch.Tensor) -> torch.Tensor:
     """``Preprocess.standardise`` written as one ``LayerNormalization`` over each image.
 
-    uint8 (B, C, H, W) -> float32 (B, C, H, W). The per-image standardisation of training
+    uint8 (B, ...) -> float32 of the same shape (any layout: the statistics are over all
+    of an image's values). The per-image standardisation of training
     is ``(x - mean) / max(std, 1/sqrt(n))`` (n = C*H*W, as TensorFlow's
     ``per_image_standardization``); this is ``(x - mean) / sqrt(var + 1/n)``, one fused
     kernel in ONNX Runtime instead of eight element-wise and reduction nodes (measured
@@ -71,9 +74,9 @@ def standardise_layer_norm(frames: torch.Tensor) -> torch.Tensor:
     frame; they differ only for a frame that is uniform but for a few pixels off by one.
     """
     b = frames.shape[0]
-    n = frames.shape[1] * frames.shape[2] * frames.shape[3]
-    x = frames.float().reshape(b, n)  # (B, C*H*W)
-    return F.layer_norm(x, (n,), eps=1.0 / n).reshape(frames.shape)  # (B, C, H, W)
+    n = frames[0].numel()
+    x = frames.float().reshape(b, n)  # (B, n)
+    return F.layer_norm(x, (n,), eps=1.0 / n).reshape(frames.shape)
 
 
 def _encoder_features(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -90,11 +93,13 @@ def _encoder_features(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 class StepGraph(nn.Module):
-    """One control step of a policy: (frames (B, 3, h, w) uint8, state (B, S)) ->
+    """One control step of a policy: (frames (B, h, w, 3) uint8, state (B, S)) ->
     (action (B, k) physical, new_state (B, S)).
 
     The same computation as ``Policy.forward`` on one frame, written with the operators
-    ONNX Runtime runs fastest: the standardisation as a ``LayerNormalization``
+    ONNX Runtime runs fastest: channel-last frames in (its int8 convolutions run
+    channel-last, so a channel-first input costs a transpose in the graph and one more
+    in the caller), the standardisation as a ``LayerNormalization``
     (:func:`standardise_layer_norm`) and the NCP head's dense layers as a ``MatMul``.
     A state head (used only by the BarrierNet layer, which is not exported) is left out.
     """
@@ -107,9 +112,9 @@ class StepGraph(nn.Module):
         self, frames: torch.Tensor, state: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         p = self.policy
-        x = standardise_layer_norm(frames)  # (B, 3, h, w) float32
-        if p.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = standardise_layer_norm(frames).permute(0, 3, 1, 2)  # (B, 3, h, w), channels last
+        if not p.channels_last:
+            x = x.contiguous()
         feats = _encoder_features(p.encoder, x)  # (B, F)
         z, hx = p.controller(feats.unsqueeze(1), state)  # (B, 1, k), (B, S)
         return p.to_physical(z[:, 0]), hx
@@ -145,10 +150,18 @@ def _quiet_exporter() -> Iterator[None]:
             lg.setLevel(lv)
 
 
-def _write_metadata(src: Path, dst: Path, meta: Mapping[str, str]) -> None:
+def _write_metadata(
+    src: Path, dst: Path, meta: Mapping[str, str], *, simplify: bool = False
+) -> None:
+    """Copy ``src`` to ``dst`` with ``meta`` set (and :mod:`lnn_drive.deploy.simplify`'s
+    rewrites applied when ``simplify``)."""
     import onnx
 
     model = onnx.load(str(src))
+    if simplify:
+        from lnn_drive.deploy.simplify import simplify as simplify_graph
+
+        simplify_graph(model)
     old = {p.key: p for p in model.metadata_props}
     for k, v in meta.items():
         if k in old:
@@ -182,6 +195,7 @@ def export_policy(
     *,
     checkpoint: Mapping[str, Any] | None = None,
     opset: int = 18,
+    simplify: bool = True,
 ) -> Path:
     """Write ``policy`` as a single-step fp32 ONNX graph (atomically).
 
@@ -190,6 +204,8 @@ def export_policy(
         path: Output ``.onnx`` file.
         checkpoint: The checkpoint dict it came from; its config entries become metadata.
         opset: ONNX opset.
+        simplify: Apply :mod:`lnn_drive.deploy.simplify`'s rewrites (fewer nodes, no
+            standardisation constants).
 
     Returns:
         ``path``.
@@ -203,7 +219,7 @@ def export_policy(
     path = Path(path)
     policy = policy.cpu().eval()
     c, h, w = policy.preprocess.output_shape
-    frames = torch.zeros(2, c, h, w, dtype=torch.uint8)
+    frames = torch.zeros(2, h, w, c, dtype=torch.uint8)
     state = torch.zeros(2, policy.state_size)
     batch = torch.export.Dim("batch")
     with _atomic_path(path) as tmp, _quiet_exporter():
@@ -219,8 +235,15 @@ def export_policy(
             external_data=False,
             verbose=False,
         )
-        _write_metadata(tmp, tmp, policy_metadata(policy, precision="fp32", checkpoint=checkpoint))
+        meta = policy_metadata(policy, precision="fp32", checkpoint=checkpoint)
+        _write_metadata(tmp, tmp, meta, simplify=simplify)
     return path
+
+
+def chw_to_hwc(frames_chw: np.ndarray) -> np.ndarray:
+    """Model-geometry frames as ``Preprocess`` makes them, uint8 (N, 3, h, w), in the
+    exported graph's layout (N, h, w, 3), contiguous."""
+    return np.ascontiguousarray(np.asarray(frames_chw).transpose(0, 2, 3, 1))
 
 
 class _CalibrationReader:
@@ -228,7 +251,8 @@ class _CalibrationReader:
     model, so the controller's activation ranges are those of a real drive."""
 
     def __init__(self, fp32: OnnxPolicy, frames_chw: np.ndarray) -> None:
-        self.fp32, self.frames, self.i = fp32, frames_chw, 0
+        self.fp32, self.i = fp32, 0
+        self.frames = chw_to_hwc(frames_chw)  # (N, h, w, 3): the graph's layout
         fp32.reset(1)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -334,7 +358,7 @@ def max_onnx_error(policy: Policy, onnx_path: str | os.PathLike, frames_chw: np.
     carrying their recurrent state from zero (the PyTorch side in one sequence forward)."""
     runtime = OnnxPolicy(onnx_path)
     runtime.reset(1)
-    ours = np.concatenate([runtime.step(f[None]) for f in frames_chw])  # (N, k)
+    ours = np.concatenate([runtime.step(f[None]) for f in chw_to_hwc(frames_chw)])  # (N, k)
     with torch.no_grad():
         ref, _ = policy.cpu().eval()(torch.from_numpy(np.asarray(frames_chw))[None])  # (1, N, k)
     return float(np.abs(ours - ref[0].numpy()).max())

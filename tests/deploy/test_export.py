@@ -108,6 +108,38 @@ def test_metadata_declares_geometry_and_config(exported) -> None:
     names = [i.name for i in rt.session.get_inputs()]
     assert names == ["frames", "state"]
     assert rt.session.get_inputs()[0].type == "tensor(uint8)"
+    assert rt.session.get_inputs()[0].shape[1:] == [H, W, 3]  # channel-last (format 2)
+    assert rt.preprocess.graph_shape == (H, W, 3)
+
+
+def test_step_takes_graph_layout_frames_and_act_feeds_model_size_frames_as_they_are(
+    exported,
+) -> None:
+    """``step`` takes channel-last model-geometry frames (and says so for anything else);
+    ``act`` on a model-size frame hands that very array to onnxruntime (no copy)."""
+    from lnn_drive.deploy.export import chw_to_hwc
+
+    policy, path = exported["gru"]
+    rt = OnnxPolicy(path)
+    chw = frame_sequence(5)  # (5, 3, H, W)
+    hwc = chw_to_hwc(chw)  # (5, H, W, 3)
+    rt.reset(1)
+    a = np.concatenate([rt.step(f[None]) for f in hwc])
+    rt.reset(1)
+    b = np.stack([rt.act(f) for f in hwc])
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(
+        ValueError, match=f"OnnxPolicy.step: expected uint8 frames \\(B, {H}, {W}, 3\\)"
+    ):
+        rt.step(chw[:1])
+    with pytest.raises(ValueError, match="OnnxPolicy.step: expected uint8"):
+        rt.step(hwc[:1].astype(np.float32))
+    seen = []
+    run = rt._run
+    rt._run = lambda names, feeds: seen.append(feeds["frames"]) or run(names, feeds)
+    rt.reset(1)
+    rt.act(hwc[0])
+    assert np.shares_memory(seen[0], hwc[0])
 
 
 def test_int8_tracks_fp32(tmp_path: Path, exported) -> None:

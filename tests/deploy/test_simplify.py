@@ -1,0 +1,114 @@
+"""The exported graph's rewrites: fewer nodes, the same outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from lnn_drive.deploy.simplify import (
+    fold_gemm_sums,
+    merge_parallel_gemms,
+    shrink_layer_norm_constants,
+    simplify,
+)
+
+
+def _model(nodes, inits, *, n_in: int = 5, outputs: dict[str, int]) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", n_in])
+    ys = [helper.make_tensor_value_info(k, TensorProto.FLOAT, ["B", v]) for k, v in outputs.items()]
+    init = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()]
+    g = helper.make_graph(nodes, "g", [x], ys, init)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
+    s = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return s.run(None, {"x": x})
+
+
+def _cell() -> onnx.ModelProto:
+    """A CfC-like layer: four Gemms on x (two of them summed), plus one Gemm on another
+    input (not merged) and one with transB=0."""
+    rng = np.random.default_rng(0)
+    w = {f"w{i}": rng.standard_normal((3, 5)) for i in range(4)}
+    b = {f"b{i}": rng.standard_normal(3) for i in range(4)}
+    extra = {"w5": rng.standard_normal((3, 2)), "b5": rng.standard_normal(2)}
+    nodes = [
+        helper.make_node("Gemm", ["x", "w0", "b0"], ["g0"], transB=1),
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["g1"], transB=1),
+        helper.make_node("Gemm", ["x", "w2", "b2"], ["g2"], transB=1),
+        helper.make_node("Gemm", ["x", "w3", "b3"], ["g3"], transB=1),
+        helper.make_node("Tanh", ["g0"], ["t0"]),
+        helper.make_node("Tanh", ["g1"], ["t1"]),
+        helper.make_node("Add", ["g2", "g3"], ["s"]),
+        helper.make_node("Sigmoid", ["s"], ["gate"]),
+        helper.make_node("Mul", ["t0", "gate"], ["m"]),
+        helper.make_node("Add", ["m", "t1"], ["h"]),
+        helper.make_node("Gemm", ["h", "w5", "b5"], ["y"]),  # transB=0, another input
+    ]
+    return _model(nodes, {**w, **b, **extra}, outputs={"h": 3, "y": 2})
+
+
+def test_gemm_rewrites_keep_the_outputs_and_remove_nodes() -> None:
+    model = _cell()
+    x = np.random.default_rng(1).standard_normal((4, 5)).astype(np.float32)
+    ref = _run(model, x)
+    assert fold_gemm_sums(model) == 1  # g2 + g3
+    assert merge_parallel_gemms(model) == 2  # g0, g1 and the folded sum -> one Gemm
+    onnx.checker.check_model(model)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("Gemm") == 2 and ops.count("Split") == 1 and ops.count("Add") == 1
+    for a, b in zip(ref, _run(model, x), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
+    # only the initializers still read remain
+    used = {i for n in model.graph.node for i in n.input}
+    assert {i.name for i in model.graph.initializer} <= used
+
+
+def test_gemm_rewrites_leave_shared_or_non_constant_gemms() -> None:
+    """A Gemm whose output is also read elsewhere is not folded into a sum, and Gemms with
+    a computed weight are not merged."""
+    rng = np.random.default_rng(0)
+    inits = {k: rng.standard_normal((3, 5)) for k in ("w0", "w1")}
+    inits |= {k: rng.standard_normal(3) for k in ("b0", "b1")}
+    nodes = [
+        helper.make_node("Gemm", ["x", "w0", "b0"], ["g0"], transB=1),
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["g1"], transB=1),
+        helper.make_node("Add", ["g0", "g1"], ["s"]),
+        helper.make_node("Mul", ["s", "g0"], ["y"]),  # g0 read twice
+        helper.make_node("Neg", ["w0"], ["nw"]),
+        helper.make_node("Gemm", ["x", "nw", "b0"], ["z"], transB=1),  # computed weight
+    ]
+    model = _model(nodes, inits, outputs={"y": 3, "z": 3})
+    assert fold_gemm_sums(model) == 0
+    assert merge_parallel_gemms(model) == 1  # g0 and g1 only
+    assert [n.op_type for n in model.graph.node].count("Gemm") == 2
+
+
+def test_layer_norm_constants_shrink_and_the_output_stays() -> None:
+    n = 300
+    nodes = [helper.make_node("LayerNormalization", ["x", "s", "b"], ["y"], axis=-1, epsilon=1 / n)]
+    model = _model(nodes, {"s": np.ones(n), "b": np.zeros(n)}, n_in=n, outputs={"y": n})
+    x = np.random.default_rng(0).uniform(0, 255, (2, n)).astype(np.float32)
+    ref = _run(model, x)[0]
+    before = model.ByteSize()
+    assert shrink_layer_norm_constants(model) == 1
+    assert model.ByteSize() < before - 2 * n * 4 + 100
+    np.testing.assert_allclose(_run(model, x)[0], ref, rtol=0, atol=1e-6)
+    # a real affine is kept
+    affine = _model(nodes, {"s": np.full(n, 2.0), "b": np.zeros(n)}, n_in=n, outputs={"y": n})
+    assert shrink_layer_norm_constants(affine) == 0
+
+
+@pytest.mark.parametrize("name", ["ncp_cfc", "lstm", "gru"])
+def test_exported_graphs_are_simplified(name: str, exported) -> None:
+    _, path = exported[name]
+    model = onnx.load(str(path))
+    if name == "ncp_cfc":  # three layers of four Gemms each -> one Gemm per layer
+        assert [n.op_type for n in model.graph.node].count("Gemm") == 3
+    assert not any(simplify(model).values())  # the export applied every rewrite already
+    ln = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
+    assert len(ln) == 1 and len(ln[0].input) == 2
