@@ -330,7 +330,7 @@ def quantize_int8(
             calibrate_method=CalibrationMethod.MinMax,
         )
         with _atomic_path(path) as tmp:
-            _write_metadata(q, tmp, meta)
+            _write_metadata(q, tmp, meta, simplify=True)  # quant_pre_process folds constants back
     return path
 
 

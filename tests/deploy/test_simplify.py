@@ -96,7 +96,7 @@ def test_layer_norm_constants_shrink_and_the_output_stays() -> None:
     ref = _run(model, x)[0]
     before = model.ByteSize()
     assert shrink_layer_norm_constants(model) == 1
-    assert model.ByteSize() < before - 2 * n * 4 + 100
+    assert model.ByteSize() < before / 4  # the 2 x 300 floats are gone
     np.testing.assert_allclose(_run(model, x)[0], ref, rtol=0, atol=1e-6)
     # a real affine is kept
     affine = _model(nodes, {"s": np.full(n, 2.0), "b": np.zeros(n)}, n_in=n, outputs={"y": n})
@@ -111,4 +111,19 @@ def test_exported_graphs_are_simplified(name: str, exported) -> None:
         assert [n.op_type for n in model.graph.node].count("Gemm") == 3
     assert not any(simplify(model).values())  # the export applied every rewrite already
     ln = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
-    assert len(ln) == 1 and len(ln[0].input) == 2
+    assert len(ln) == 1 and len(ln[0].input) == 2  # no bias
+    scale = next(n for n in model.graph.node if ln[0].input[1] in n.output)
+    assert scale.op_type == "Expand"  # not a stored (h*w*3,) constant, nor a broadcast one
+
+
+def test_int8_graph_keeps_the_small_standardisation(tmp_path, exported) -> None:
+    """quant_pre_process folds the Expand back into a constant; the int8 file must not
+    carry it (it would double the model's bytes)."""
+    from lnn_drive.deploy.export import quantize_int8
+    from tests.deploy.conftest import frame_sequence
+
+    _, path = exported["ncp_cfc"]
+    q = quantize_int8(path, tmp_path / "q.onnx", frame_sequence(8))
+    model = onnx.load(str(q))
+    per_pixel = [i.name for i in model.graph.initializer if np.prod(i.dims) == 3 * 40 * 96]
+    assert per_pixel == []
