@@ -284,6 +284,7 @@ def quantize_int8(
     calibration: np.ndarray,
     *,
     op_types: tuple[str, ...] = INT8_OPS,
+    pad_rgb: bool = True,
 ) -> Path:
     """Static int8 quantisation (onnxruntime.quantization, QDQ, per-channel weights,
     activation ranges calibrated on ``calibration`` frames).
@@ -294,6 +295,9 @@ def quantize_int8(
         calibration: uint8 (N, 3, h, w) frames in model geometry, a contiguous stretch of a
             driving log (the state is carried through them).
         op_types: Operator types to quantise.
+        pad_rgb: Give the first convolution a fourth, zero input channel
+            (:func:`lnn_drive.deploy.simplify.pad_rgb_conv_input`: the same result, a
+            faster int8 kernel).
 
     Returns:
         ``path``.
@@ -313,10 +317,20 @@ def quantize_int8(
     path = Path(path)
     meta = dict(fp32.metadata, **{META_PRECISION: "int8"})
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as td:
+        src = Path(fp32_path)
+        if pad_rgb:
+            import onnx
+
+            from lnn_drive.deploy.simplify import pad_rgb_conv_input
+
+            model = onnx.load(str(src))
+            pad_rgb_conv_input(model)
+            src = Path(td) / "padded.onnx"
+            onnx.save(model, str(src))
         pre = Path(td) / "pre.onnx"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         q = Path(td) / "q.onnx"
         quantize_static(
             str(pre),

@@ -16,7 +16,8 @@ removes weight:
   from an ``Expand`` of one 1 and no bias: the per-image standardisation over a 78x200x3
   frame otherwise stores 2 x 46,800 constants (374 kB), more than the whole int8 model.
 
-Both work on ``onnx.ModelProto`` in place and need only ``onnx`` and numpy.
+:func:`pad_rgb_conv_input` is for the int8 graph only (see there). All work on
+``onnx.ModelProto`` in place and need only ``onnx`` and numpy.
 """
 
 from __future__ import annotations
@@ -227,6 +228,52 @@ def shrink_layer_norm_constants(model: Any) -> int:
         nodes.insert(nodes.index(n), expand)
         n.input[1] = ones
         del n.input[2:]
+        changed += 1
+    if changed:
+        del g.graph.node[:]
+        g.graph.node.extend(nodes)
+        g.drop_unused_initializers()
+    return changed
+
+
+def pad_rgb_conv_input(model: Any) -> int:
+    """Give each convolution on channel-last RGB frames a fourth, all-zero input channel.
+
+    The pattern is ``Transpose(perm=[0, 3, 1, 2]) -> Conv`` with a constant (C_out, 3, k,
+    k) weight: the transpose's input gets a ``MatMul`` by the (3, 4) matrix ``[I | 0]`` and
+    the weight a zero slice, so the convolution computes exactly what it did. For int8
+    only: ONNX Runtime's int8 convolution of 4 input channels is much faster than of 3
+    (measured: the first convolution about 30% faster, the whole step 6%, the MatMul
+    included); its fp32 convolution is slower with it, so the fp32 export keeps 3.
+    Returns the number of convolutions changed.
+    """
+    import onnx
+
+    g = _Graph(model)
+    nodes = list(g.graph.node)
+    changed = 0
+    for conv in list(nodes):
+        w = g.consts.get(conv.input[1]) if conv.op_type == "Conv" and len(conv.input) > 1 else None
+        if w is None or w.ndim != 4 or w.shape[1] != 3 or _attrs(conv).get("group", 1) != 1:
+            continue
+        tr = next((n for n in nodes if conv.input[0] in n.output), None)
+        if (
+            tr is None
+            or tr.op_type != "Transpose"
+            or list(_attrs(tr).get("perm", [])) != [0, 3, 1, 2]
+        ):
+            continue
+        if g.only_consumer(tr.output[0]) is not conv or g.only_consumer(conv.input[1]) is not conv:
+            continue
+        rgb4 = g.fresh("rgb_to_4_channels")
+        eye = np.eye(3, 4, dtype=w.dtype)  # (3, 4): x @ eye = [x, 0]
+        mm = onnx.helper.make_node(
+            "MatMul", [tr.input[0], g.add_const("rgb_pad", eye)], [rgb4], name=rgb4
+        )
+        nodes.insert(nodes.index(tr), mm)
+        tr.input[0] = rgb4
+        w4 = np.concatenate([w, np.zeros_like(w[:, :1])], axis=1)  # (C_out, 4, k, k)
+        conv.input[1] = g.add_const("conv_weight_4_channels", w4)
         changed += 1
     if changed:
         del g.graph.node[:]

@@ -11,6 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 from lnn_drive.deploy.simplify import (
     fold_gemm_sums,
     merge_parallel_gemms,
+    pad_rgb_conv_input,
     shrink_layer_norm_constants,
     simplify,
 )
@@ -127,3 +128,46 @@ def test_int8_graph_keeps_the_small_standardisation(tmp_path, exported) -> None:
     model = onnx.load(str(q))
     per_pixel = [i.name for i in model.graph.initializer if np.prod(i.dims) == 3 * 40 * 96]
     assert per_pixel == []
+
+
+def test_rgb_conv_input_padding_keeps_the_convolution() -> None:
+    """Transpose(NHWC -> NCHW) -> Conv on 3 channels becomes MatMul [I | 0] -> Transpose
+    -> Conv on 4 channels with a zero weight slice: the same output."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((6, 3, 5, 5))
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 12, 16, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["t", "w", "b"], ["y"], pads=[2, 2, 2, 2], strides=[2, 2]),
+    ]
+    inits = [
+        numpy_helper.from_array(w.astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal(6).astype(np.float32), "b"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", [x], [y], inits),
+        opset_imports=[helper.make_opsetid("", 18)],
+    )
+    frames = rng.standard_normal((2, 12, 16, 3)).astype(np.float32)
+    run = lambda m: ort.InferenceSession(m.SerializeToString()).run(None, {"x": frames})[0]  # noqa: E731
+    ref = run(model)
+    assert pad_rgb_conv_input(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["MatMul", "Transpose", "Conv"]
+    w4 = next(i for i in model.graph.initializer if i.name == model.graph.node[2].input[1])
+    assert list(w4.dims) == [6, 4, 5, 5]
+    np.testing.assert_allclose(run(model), ref, rtol=1e-5, atol=1e-5)
+    assert pad_rgb_conv_input(model) == 0  # 4 channels now: nothing more to do
+
+
+def test_int8_export_pads_only_the_rgb_convolution(tmp_path, exported) -> None:
+    from lnn_drive.deploy.export import quantize_int8
+    from tests.deploy.conftest import frame_sequence
+
+    _, path = exported["ncp_cfc"]
+    fp32_ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    q = quantize_int8(path, tmp_path / "q.onnx", frame_sequence(8))
+    nodes = onnx.load(str(q)).graph.node
+    assert "rgb_to_4_channels" not in " ".join(n.name for n in onnx.load(str(path)).graph.node)
+    assert sum(n.name.startswith("rgb_to_4_channels") for n in nodes) == 1
+    assert fp32_ops.count("MatMul") == 1  # the fp32 file keeps 3 channels
