@@ -251,7 +251,7 @@ def pad_rgb_conv_input(model: Any) -> int:
 
     g = _Graph(model)
     nodes = list(g.graph.node)
-    changed = 0
+    changed, stale = 0, set()
     for conv in list(nodes):
         w = g.consts.get(conv.input[1]) if conv.op_type == "Conv" and len(conv.input) > 1 else None
         if w is None or w.ndim != 4 or w.shape[1] != 3 or _attrs(conv).get("group", 1) != 1:
@@ -274,11 +274,15 @@ def pad_rgb_conv_input(model: Any) -> int:
         tr.input[0] = rgb4
         w4 = np.concatenate([w, np.zeros_like(w[:, :1])], axis=1)  # (C_out, 4, k, k)
         conv.input[1] = g.add_const("conv_weight_4_channels", w4)
+        stale.add(tr.output[0])  # its inferred shape had 3 channels
         changed += 1
     if changed:
         del g.graph.node[:]
         g.graph.node.extend(nodes)
         g.drop_unused_initializers()
+        keep = [v for v in g.graph.value_info if v.name not in stale]
+        del g.graph.value_info[:]
+        g.graph.value_info.extend(keep)
     return changed
 
 
