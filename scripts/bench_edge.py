@@ -117,6 +117,41 @@ def child_memory(code: str, path: Path | str, steps: int, frames: Path) -> dict[
     return {k: v / 1024.0 for k, v in json.loads(r.stdout.split("\n")[-2]).items()}
 
 
+NATIVE_HOST = PROJECT_ROOT / "scripts" / "edge_native_host.c"
+
+
+def native_host(model: Path, frames_hwc: np.ndarray, state_size: int, steps: int) -> dict | None:
+    """Build ``scripts/edge_native_host.c`` against the onnxruntime wheel's own
+    ``libonnxruntime.so`` and run ``model`` in it (no Python): its JSON line, memory in
+    MiB; ``None`` without a C compiler or that library."""
+    import glob
+    import shutil
+
+    import onnxruntime
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    libs = sorted(glob.glob(str(Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime.so*")))
+    if cc is None or not libs:
+        return None
+    d = Path(tempfile.mkdtemp(prefix="edge_native_"))
+    (d / "libonnxruntime.so.1").symlink_to(libs[0])  # the library's soname
+    exe = d / "edge_native_host"
+    build = [cc, "-O2", "-o", str(exe), str(NATIVE_HOST), f"-L{d}", "-l:libonnxruntime.so.1"]
+    r = subprocess.run([*build, f"-Wl,-rpath,{d}"], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"building {NATIVE_HOST.name} failed: {r.stderr.strip()[-500:]}")
+    raw = d / "frames.u8"
+    np.ascontiguousarray(frames_hwc, np.uint8).tofile(raw)
+    n, h, w, _ = frames_hwc.shape
+    args = [str(exe), str(model), str(raw), str(n), str(h), str(w), str(state_size), str(steps)]
+    r = subprocess.run(args, capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"{exe.name} failed: {r.stderr.strip()[-500:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    mem = ("start", "env", "session", "steps", "VmHWM", "RssAnon", "RssFile")
+    return {k: v / 1024.0 if k in mem else v for k, v in out.items()}
+
+
 def macs_per_frame(policy) -> int:
     """Multiply-accumulates of one control step at batch 1 (convolutions, matmuls)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -244,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {k} | {v:.3f} | {ref / v:.2f}x |")
 
     # ---------------------------------------------------------------- memory, size, MACs
+    ort8.reset(1)
+    first_action = float(ort8.step(chw_to_hwc(cal[:1]))[0, 0])
     frames8 = tmp / "frames8.npy"
     np.save(frames8, chw_to_hwc(cal[:8]))  # (8, h, w, 3)
     mem = {
@@ -254,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {"ONNX fp32": fp32.stat().st_size, "ONNX int8": int8.stat().st_size}
     if a.checkpoint:
         mem["PyTorch"] = child_memory(_RSS_TORCH_CHILD, Path(a.checkpoint), 500, frames8)
+    native = native_host(int8, chw_to_hwc(cal[:8]), policy.state_size, 2100)
+    if native is not None:
+        mem["native"] = native
         sizes["checkpoint (.pt, with optimiser)"] = Path(a.checkpoint).stat().st_size
     params = sum(p.numel() for p in policy.parameters())
     macs = macs_per_frame(policy)
@@ -266,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "ONNX fp32": "runs only ONNX fp32 (the same)",
         "import floor": "import floor: python + numpy + onnxruntime + `runtime.py`, no model",
         "PyTorch": "runs the PyTorch policy",
+        "native": "runs only ONNX int8 from C (`scripts/edge_native_host.c`, ORT C API, no Python)",
     }
     for k, m in mem.items():
         print(
@@ -278,6 +319,19 @@ def main(argv: list[str] | None = None) -> int:
     for i, k in enumerate(order):
         add = stages[k] - stages[order[i - 1]] if i else stages[k]
         print(f"| {k} | {stages[k]:.1f} MB | +{add:.1f} MB |")
+    if native is None:
+        print("\n(native host skipped: no C compiler or no libonnxruntime.so in the wheel)")
+    else:
+        st = [f"{k} {native[k]:.1f} MB" for k in ("start", "env", "session", "steps")]
+        print(
+            "\nThe native host's resident memory after each stage (program start, library "
+            f"loaded + environment, session, steps): {', '.join(st)}."
+        )
+        print(
+            f"The native host, 2,000 steps after this table (not interleaved with it): "
+            f"{native['ms_per_step']:.3f} ms per step (median of rounds of 100), first action "
+            f"{native['first_action']:.6g} (ONNX Runtime int8 from Python: {first_action:.6g})."
+        )
     print("\n| measure | value |\n| --- | ---: |")
     for k, v in sizes.items():
         print(f"| model bytes, {k} | {v:,} |")
