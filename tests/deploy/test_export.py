@@ -266,3 +266,29 @@ def test_export_command_writes_both_models_and_reports_parity(tmp_path: Path, ca
     assert rt.precision == "int8" and "train_state" in rt.metadata["lnn_drive.checkpoint"]
     assert main([*argv, "calibration_log=/nonexistent/log"]) == 2
     assert "/nonexistent/log" in capsys.readouterr().err
+
+
+def test_native_host_runs_the_export_like_the_python_runtime(exported) -> None:
+    """``scripts/edge_native_host.c`` (the ORT C API, no Python), built by bench_edge:
+    the same first action as ``OnnxPolicy`` on the same frame, and its memory figures."""
+    import importlib.util
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler")
+    from lnn_drive.deploy.export import chw_to_hwc
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_edge", PROJECT_ROOT / "scripts" / "bench_edge.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    policy, path = exported["ncp_cfc"]
+    frames = chw_to_hwc(frame_sequence(3))  # (3, H, W, 3)
+    out = bench.native_host(path, frames, policy.state_size, 250)
+    if out is None:
+        pytest.skip("no libonnxruntime.so in this onnxruntime wheel")
+    rt = OnnxPolicy(path)
+    rt.reset(1)
+    assert out["first_action"] == pytest.approx(float(rt.step(frames[:1])[0, 0]), abs=1e-6)
+    assert 0 < out["RssAnon"] < out["VmHWM"] and out["ms_per_step"] > 0
