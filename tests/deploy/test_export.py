@@ -292,3 +292,18 @@ def test_native_host_runs_the_export_like_the_python_runtime(exported) -> None:
     rt.reset(1)
     assert out["first_action"] == pytest.approx(float(rt.step(frames[:1])[0, 0]), abs=1e-6)
     assert 0 < out["RssAnon"] < out["VmHWM"] and out["ms_per_step"] > 0
+
+
+def test_runtime_refuses_a_channel_first_export(tmp_path: Path, exported) -> None:
+    """A format-1 file (channel-first frames) is refused with its format named."""
+    import onnx
+
+    from lnn_drive.deploy.runtime import META_FORMAT
+
+    _, path = exported["gru"]
+    model = onnx.load(str(path))
+    next(p for p in model.metadata_props if p.key == META_FORMAT).value = "1"
+    old = tmp_path / "old.onnx"
+    onnx.save(model, str(old))
+    with pytest.raises(ValueError, match="export format 1 but this runtime reads 2"):
+        OnnxPolicy(old)
