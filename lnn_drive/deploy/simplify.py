@@ -243,9 +243,9 @@ def pad_rgb_conv_input(model: Any) -> int:
     k) weight: the transpose's input gets a ``MatMul`` by the (3, 4) matrix ``[I | 0]`` and
     the weight a zero slice, so the convolution computes exactly what it did. For int8
     only: ONNX Runtime's int8 convolution of 4 input channels is much faster than of 3
-    (measured: the first convolution about 30% faster; the whole step about 3%, -1% to +7%
-    over four interleaved runs, the MatMul
-    included); its fp32 convolution is slower with it, so the fp32 export keeps 3.
+    (measured: the first convolution about 30% faster; the whole step, the MatMul
+    included, about 3%: -1% to +7% over four interleaved runs); its fp32 convolution is
+    slower with it, so the fp32 export keeps 3.
     Returns the number of convolutions changed.
     """
     import onnx
