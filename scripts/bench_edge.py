@@ -6,7 +6,8 @@
 Prints, at batch 1 on one thread: ms per step of eager PyTorch, FastActor fp32/int8 and
 ONNX Runtime fp32/int8 (medians of interleaved rounds, with ratios to eager PyTorch measured
 in the same run); the peak resident memory of a process that only runs the exported model
-(torch hidden) next to one that runs the PyTorch policy; model bytes; multiply-accumulates
+(torch hidden), stage by stage, next to the import floor (python + numpy + onnxruntime,
+no model) and a process that runs the PyTorch policy; model bytes; multiply-accumulates
 per frame; an estimate for Raspberry Pi 4/5-class CPUs (assumptions printed); the action
 parity over a carried-state sequence of ``--parity-frames`` simulator frames; and the
 closed-loop interventions of PyTorch, ONNX fp32 and ONNX int8 on the same roads.
@@ -43,20 +44,32 @@ PI = {
     "Raspberry Pi 5 (Cortex-A76 2.4 GHz)": {"gmacs": (5.0, 15.0), "slowdown": 2.0},
 }
 
-# The runtime file loaded on its own, as on a device (no lnn_drive package, no torch).
+# The runtime file loaded on its own, as on a device (no lnn_drive package, no torch), with
+# the resident memory read after each stage. The frames are real ones from a file: drawing
+# random ones would import numpy.random, which the runtime does not need (~7 MB).
 _RSS_CHILD = """
-import importlib.util, sys
+import sys
 sys.modules["torch"] = None
+stages = {"python": _rss()}
 import numpy as np
+stages["numpy"] = _rss()
+import onnxruntime
+stages["onnxruntime"] = _rss()
+import importlib.util
 spec = importlib.util.spec_from_file_location("runtime", sys.argv[3])
 rt = sys.modules["runtime"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rt)
-p = rt.OnnxPolicy(sys.argv[1])
-frames = np.random.default_rng(0).integers(0, 255, (8, *p.preprocess.output_shape), dtype=np.uint8)
-p.reset(1)
-for i in range(int(sys.argv[2])):
-    p.step(frames[i % 8][None])
-print(_hwm_kib())
+stages["runtime.py"] = _rss()
+if sys.argv[1] != "-":
+    p = rt.OnnxPolicy(sys.argv[1])
+    stages["session"] = _rss()
+    frames = np.load(sys.argv[4])  # (8, h, w, 3) uint8, the graph's layout
+    p.reset(1)
+    for i in range(int(sys.argv[2])):
+        p.step(frames[i % 8][None])
+    stages["steps"] = _rss()
+stages.update(_status("VmHWM", "RssAnon", "RssFile"))
+print(json.dumps(stages))
 """
 
 _RSS_TORCH_CHILD = """
@@ -65,27 +78,34 @@ import numpy as np, torch
 torch.set_num_threads(1)
 from lnn_drive.models import Policy
 p = Policy.load(sys.argv[1]).eval()
-x = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (1, 1, *p.preprocess.output_shape), dtype=np.uint8))
+x = torch.from_numpy(np.load(sys.argv[4])[:1, None]).permute(0, 1, 4, 2, 3)  # (1, 1, 3, h, w)
 hx = None
 with torch.inference_mode():
     for i in range(int(sys.argv[2])):
         _, hx = p(x, hx)
-print(_hwm_kib())
+print(json.dumps(_status("VmHWM", "RssAnon", "RssFile")))
 """
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the (large) parent.
 _HWM = """
-def _hwm_kib():
+import json
+def _status(*keys):
+    out = {}
     for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
+        k = line.split(":")[0]
+        if k in keys:
+            out[k] = int(line.split()[1])
+    return out
+def _rss():
+    return _status("VmRSS")["VmRSS"]
 """
 
 
-def peak_rss_mb(code: str, path: Path, steps: int) -> float:
+def child_memory(code: str, path: Path | str, steps: int, frames: Path) -> dict[str, float]:
+    """Run ``code`` in a fresh interpreter; its memory figures (KiB) in MiB."""
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), OMP_NUM_THREADS="1")
     r = subprocess.run(
-        [sys.executable, "-c", _HWM + code, str(path), str(steps), str(RUNTIME_FILE)],
+        [sys.executable, "-c", _HWM + code, str(path), str(steps), str(RUNTIME_FILE), str(frames)],
         capture_output=True,
         text=True,
         env=env,
@@ -94,7 +114,42 @@ def peak_rss_mb(code: str, path: Path, steps: int) -> float:
     )
     if r.returncode != 0:
         raise RuntimeError(f"RSS child failed: {r.stderr.strip()[-500:]}")
-    return int(r.stdout.split()[-1]) / 1024.0  # KiB -> MiB
+    return {k: v / 1024.0 for k, v in json.loads(r.stdout.split("\n")[-2]).items()}
+
+
+NATIVE_HOST = PROJECT_ROOT / "scripts" / "edge_native_host.c"
+
+
+def native_host(model: Path, frames_hwc: np.ndarray, state_size: int, steps: int) -> dict | None:
+    """Build ``scripts/edge_native_host.c`` against the onnxruntime wheel's own
+    ``libonnxruntime.so`` and run ``model`` in it (no Python): its JSON line, memory in
+    MiB; ``None`` without a C compiler or that library."""
+    import glob
+    import shutil
+
+    import onnxruntime
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    libs = sorted(glob.glob(str(Path(onnxruntime.__file__).parent / "capi" / "libonnxruntime.so*")))
+    if cc is None or not libs:
+        return None
+    d = Path(tempfile.mkdtemp(prefix="edge_native_"))
+    (d / "libonnxruntime.so.1").symlink_to(libs[0])  # the library's soname
+    exe = d / "edge_native_host"
+    build = [cc, "-O2", "-o", str(exe), str(NATIVE_HOST), f"-L{d}", "-l:libonnxruntime.so.1"]
+    r = subprocess.run([*build, f"-Wl,-rpath,{d}"], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"building {NATIVE_HOST.name} failed: {r.stderr.strip()[-500:]}")
+    raw = d / "frames.u8"
+    np.ascontiguousarray(frames_hwc, np.uint8).tofile(raw)
+    n, h, w, _ = frames_hwc.shape
+    args = [str(exe), str(model), str(raw), str(n), str(h), str(w), str(state_size), str(steps)]
+    r = subprocess.run(args, capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"{exe.name} failed: {r.stderr.strip()[-500:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    mem = ("start", "env", "session", "steps", "VmHWM", "RssAnon", "RssFile")
+    return {k: v / 1024.0 if k in mem else v for k, v in out.items()}
 
 
 def macs_per_frame(policy) -> int:
@@ -104,7 +159,7 @@ def macs_per_frame(policy) -> int:
     from lnn_drive.deploy.export import StepGraph
 
     c, h, w = policy.preprocess.output_shape
-    x = torch.zeros(1, c, h, w, dtype=torch.uint8)
+    x = torch.zeros(1, h, w, c, dtype=torch.uint8)  # the graph's layout
     s = torch.zeros(1, policy.state_size)
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         StepGraph(policy)(x, s)
@@ -163,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from lnn_drive.deploy.export import (
         calibration_frames,
+        chw_to_hwc,
         export_policy,
         max_onnx_error,
         quantize_int8,
@@ -207,12 +263,13 @@ def main(argv: list[str] | None = None) -> int:
 
     for r in (ort32, ort8):
         r.reset(1)
+    x = chw_to_hwc(cal[:1])  # (1, h, w, 3): the exported graph's layout, the same frame
     steppers = {
         "PyTorch eager fp32": eager,
         "FastActor fp32 (TorchScript)": fa32.step,
         "FastActor int8 (TorchScript)": fa8.step,
-        "ONNX Runtime fp32": lambda f: ort32.step(f[None]),
-        "ONNX Runtime int8": lambda f: ort8.step(f[None]),
+        "ONNX Runtime fp32": lambda _: ort32.step(x),
+        "ONNX Runtime int8": lambda _: ort8.step(x),
     }
     ms = time_steppers(steppers, cal[0], rounds=a.rounds, steps=a.steps)
     ref = ms["PyTorch eager fp32"]
@@ -222,24 +279,60 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {k} | {v:.3f} | {ref / v:.2f}x |")
 
     # ---------------------------------------------------------------- memory, size, MACs
-    rss_ort = peak_rss_mb(_RSS_CHILD, int8, 500)
-    rss_ort32 = peak_rss_mb(_RSS_CHILD, fp32, 500)
+    ort8.reset(1)
+    first_action = float(ort8.step(chw_to_hwc(cal[:1]))[0, 0])
+    frames8 = tmp / "frames8.npy"
+    np.save(frames8, chw_to_hwc(cal[:8]))  # (8, h, w, 3)
+    mem = {
+        "ONNX int8": child_memory(_RSS_CHILD, int8, 500, frames8),
+        "ONNX fp32": child_memory(_RSS_CHILD, fp32, 500, frames8),
+        "import floor": child_memory(_RSS_CHILD, "-", 0, frames8),
+    }
     sizes = {"ONNX fp32": fp32.stat().st_size, "ONNX int8": int8.stat().st_size}
-    rss_torch = None
     if a.checkpoint:
-        rss_torch = peak_rss_mb(_RSS_TORCH_CHILD, Path(a.checkpoint), 500)
+        mem["PyTorch"] = child_memory(_RSS_TORCH_CHILD, Path(a.checkpoint), 500, frames8)
+    native = native_host(int8, chw_to_hwc(cal[:8]), policy.state_size, 2100)
+    if native is not None:
+        mem["native"] = native
         sizes["checkpoint (.pt, with optimiser)"] = Path(a.checkpoint).stat().st_size
     params = sum(p.numel() for p in policy.parameters())
     macs = macs_per_frame(policy)
+    print(
+        "\n| process (fresh interpreter, 500 steps) | peak RSS (VmHWM) | anonymous | "
+        "file-backed (library pages) |\n| --- | ---: | ---: | ---: |"
+    )
+    what = {
+        "ONNX int8": "runs only ONNX int8 (`runtime.py` alone, numpy + onnxruntime, torch hidden)",
+        "ONNX fp32": "runs only ONNX fp32 (the same)",
+        "import floor": "import floor: python + numpy + onnxruntime + `runtime.py`, no model",
+        "PyTorch": "runs the PyTorch policy",
+        "native": "runs only ONNX int8 from C (`scripts/edge_native_host.c`, ORT C API, no Python)",
+    }
+    for k, m in mem.items():
+        print(
+            f"| {what[k]} | {m['VmHWM']:.1f} MB | {m['RssAnon']:.1f} MB | {m['RssFile']:.1f} MB |"
+        )
+    stages = mem["ONNX int8"]
+    order = ["python", "numpy", "onnxruntime", "runtime.py", "session", "steps"]
+    print("\nWhere the int8 process's resident memory goes (VmRSS after each stage):\n")
+    print("| stage | RSS | added |\n| --- | ---: | ---: |")
+    for i, k in enumerate(order):
+        add = stages[k] - stages[order[i - 1]] if i else stages[k]
+        print(f"| {k} | {stages[k]:.1f} MB | +{add:.1f} MB |")
+    if native is None:
+        print("\n(native host skipped: no C compiler or no libonnxruntime.so in the wheel)")
+    else:
+        st = [f"{k} {native[k]:.1f} MB" for k in ("start", "env", "session", "steps")]
+        print(
+            "\nThe native host's resident memory after each stage (program start, library "
+            f"loaded + environment, session, steps): {', '.join(st)}."
+        )
+        print(
+            f"The native host, 2,000 steps after this table (not interleaved with it): "
+            f"{native['ms_per_step']:.3f} ms per step (median of rounds of 100), first action "
+            f"{native['first_action']:.6g} (ONNX Runtime int8 from Python: {first_action:.6g})."
+        )
     print("\n| measure | value |\n| --- | ---: |")
-    print(
-        f"| peak RSS, process running only ONNX int8 (onnxruntime, no torch) | {rss_ort:.1f} MB |"
-    )
-    print(
-        f"| peak RSS, process running only ONNX fp32 (onnxruntime, no torch) | {rss_ort32:.1f} MB |"
-    )
-    if rss_torch is not None:
-        print(f"| peak RSS, process running the PyTorch policy | {rss_torch:.1f} MB |")
     for k, v in sizes.items():
         print(f"| model bytes, {k} | {v:,} |")
     print(f"| parameters | {params:,} |")
@@ -270,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "label": label,
         "ms_per_step": ms,
-        "rss_mb": {"onnx_int8": rss_ort, "onnx_fp32": rss_ort32, "torch": rss_torch},
+        "memory_mb": mem,
         "bytes": sizes,
         "macs": macs,
         "params": params,

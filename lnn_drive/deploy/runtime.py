@@ -1,7 +1,7 @@
 """``OnnxPolicy``: run an exported policy with onnxruntime, numpy and OpenCV only.
 
-The exported graph is one control step: ``frames`` uint8 (B, 3, h, w) in model geometry
-and ``state`` float32 (B, S) in, ``action`` float32 (B, k) in physical units and
+The exported graph is one control step: ``frames`` uint8 (B, h, w, 3) in model geometry
+(channel-last, as a camera delivers them) and ``state`` float32 (B, S) in, ``action`` float32 (B, k) in physical units and
 ``new_state`` (B, S) out; per-image standardisation and output scaling are inside it. The
 camera-frame geometry (crop, resize) is declared in the model's metadata and run here with
 OpenCV, as ``lnn_drive.data.Preprocess.geometry`` does in the PyTorch path.
@@ -30,8 +30,9 @@ META_POLICY = "lnn_drive.policy"
 META_STATE = "lnn_drive.state_size"
 META_PRECISION = "lnn_drive.precision"
 META_CHECKPOINT = "lnn_drive.checkpoint"
-#: Bumped when the graph's inputs/outputs or the metadata change incompatibly.
-EXPORT_FORMAT = 1
+#: Bumped when the graph's inputs/outputs or the metadata change incompatibly (2: frames
+#: channel-last, (B, h, w, 3)).
+EXPORT_FORMAT = 2
 
 INTERPOLATIONS = ("area", "linear", "nearest")
 
@@ -81,8 +82,13 @@ class FrameGeometry:
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of a frame in model geometry."""
+        """(C, H, W) of a frame in model geometry (as ``Preprocess.output_shape``)."""
         return (3, *self.size)
+
+    @property
+    def graph_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of a frame as the exported graph takes it."""
+        return (*self.size, 3)
 
     def check_frame(self, frame: np.ndarray, *, what: str = "frame") -> None:
         """Raise ``ValueError`` unless ``frame`` is uint8 RGB (H, W, 3) of the expected size."""
@@ -98,8 +104,13 @@ class FrameGeometry:
             )
 
     def geometry(self, frame: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 camera frame -> (3, height, width) uint8."""
-        self.check_frame(frame)
+        """(H, W, 3) uint8 camera frame -> (3, height, width) uint8 (``Preprocess.geometry``)."""
+        return np.ascontiguousarray(self.model_frame(frame).transpose(2, 0, 1))  # (3, h, w)
+
+    def model_frame(self, frame: np.ndarray, *, what: str = "frame") -> np.ndarray:
+        """(H, W, 3) uint8 camera frame -> (height, width, 3) uint8, the graph's layout:
+        ``frame`` itself when it is already contiguous, uncropped and of model size."""
+        self.check_frame(frame, what=what)
         h, w = frame.shape[:2]
         top, bottom, left, right = self.crop
         if h - bottom <= top or w - right <= left:
@@ -112,7 +123,7 @@ class FrameGeometry:
                 self.interpolation, cv2.INTER_NEAREST
             )
             img = cv2.resize(img, self.size[::-1], interpolation=flag)
-        return np.ascontiguousarray(img.transpose(2, 0, 1))  # (3, h, w)
+        return np.ascontiguousarray(img)  # (h, w, 3)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -148,6 +159,9 @@ class OnnxPolicy:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # With threads > 1, idle workers sleep instead of spin-waiting between steps: on a
+        # device the camera and the control loop need those cores.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # The activations of one step are a few hundred kB: no arena, no memory-pattern
         # planning (each would hold memory for the process's life for no measurable speed).
         so.enable_cpu_mem_arena = False
@@ -172,6 +186,8 @@ class OnnxPolicy:
         self.state_size = int(meta[META_STATE])
         self.precision = meta.get(META_PRECISION, "fp32")
         self._hx: np.ndarray | None = None
+        self._outputs = [o.name for o in self.session.get_outputs()]  # action, new_state
+        self._run = self.session.run
 
     def reset(self, batch_size: int = 1) -> None:
         """Zero the recurrent state for ``batch_size`` parallel episodes."""
@@ -199,11 +215,19 @@ class OnnxPolicy:
             )
         hx[m] = 0.0
 
-    def step(self, frames_chw: np.ndarray) -> np.ndarray:
-        """Frames already in model geometry, uint8 (B, 3, h, w) -> (B, k), carrying the state."""
-        hx = self._state_for(len(frames_chw), "act_batch")
-        feeds = {"frames": np.ascontiguousarray(frames_chw, np.uint8), "state": hx}
-        action, self._hx = self.session.run(None, feeds)
+    def step(self, frames: np.ndarray) -> np.ndarray:
+        """Frames already in model geometry, uint8 (B, h, w, 3) (the graph's layout, see
+        ``preprocess.graph_shape``) -> actions (B, k), carrying the state.
+
+        The hot path: no copy of the frames, one ``session.run``.
+        """
+        if frames.dtype != np.uint8 or frames.shape[1:] != self.preprocess.graph_shape:
+            raise ValueError(
+                f"OnnxPolicy.step: expected uint8 frames (B, {', '.join(map(str, self.preprocess.graph_shape))}), "
+                f"got {frames.dtype} {frames.shape}"
+            )
+        hx = self._state_for(len(frames), "act_batch")
+        action, self._hx = self._run(self._outputs, {"frames": frames, "state": hx})
         return action
 
     def act_batch(self, frames: np.ndarray) -> np.ndarray:
@@ -211,14 +235,16 @@ class OnnxPolicy:
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4:
             got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else frames
             raise ValueError(f"OnnxPolicy.act_batch: expected uint8 frames (B, H, W, 3), got {got}")
-        x = np.stack([self.preprocess.geometry(f) for f in frames])  # (B, 3, h, w)
-        return self.step(x)
+        geo = self.preprocess
+        if frames.shape[1:] == geo.graph_shape and geo.crop == (0, 0, 0, 0):
+            return self.step(np.ascontiguousarray(frames))  # model-size frames: as they are
+        return self.step(np.stack([geo.model_frame(f) for f in frames]))  # (B, h, w, 3)
 
     def act(self, frame: np.ndarray) -> np.ndarray:
         """One closed-loop step: uint8 (H_in, W_in, 3) camera frame -> (k,) action."""
-        self.preprocess.check_frame(frame, what="OnnxPolicy.act: frame")
+        x = self.preprocess.model_frame(frame, what="OnnxPolicy.act: frame")  # (h, w, 3)
         self._state_for(1, "act")
-        return self.act_batch(frame[None])[0]
+        return self.step(x[None])[0]
 
     def neuron_state(self) -> np.ndarray:
         """A copy of the controller state (B, state_size); zeros (1, S) before the first step."""

@@ -13,7 +13,12 @@ import pytest
 import torch
 
 from lnn_drive import PROJECT_ROOT
-from lnn_drive.deploy.export import export_policy, max_onnx_error, quantize_int8
+from lnn_drive.deploy.export import (
+    export_policy,
+    max_onnx_error,
+    quantize_int8,
+    standardise_layer_norm,
+)
 from lnn_drive.deploy.runtime import META_POLICY, OnnxPolicy
 from lnn_drive.models import CONTROLLERS
 from tests.deploy.conftest import H, W, frame_sequence, small_policy
@@ -29,6 +34,40 @@ def test_fp32_parity_over_a_carried_state_sequence(name: str, exported) -> None:
     with torch.no_grad():
         ref, _ = policy(torch.from_numpy(frames)[None])
     assert float(ref.abs().max()) > 0.05
+
+
+def test_layer_norm_standardisation_matches_training() -> None:
+    """The exported graph's one-node standardisation equals ``Preprocess.standardise`` to
+    the documented relative 1/(2 n var) on camera-like frames and on a nearly uniform one,
+    and exactly on a uniform frame (both 0)."""
+    from lnn_drive.data import Preprocess
+
+    frames = torch.from_numpy(frame_sequence(4))  # (4, 3, H, W)
+    low = torch.from_numpy(  # pixel std 0.8 grey levels: the bound is loosest here
+        np.random.default_rng(0).integers(99, 102, (1, 3, H, W), dtype=np.uint8)
+    )
+    n = 3 * H * W
+    for x in (frames, low):
+        ref, ours = Preprocess.standardise(x), standardise_layer_norm(x)
+        assert ours.dtype == torch.float32 and ours.shape == x.shape
+        var = x.float().reshape(len(x), -1).var(dim=1, unbiased=False)  # (B,)
+        rel = (1.0 / (2 * n * var))[:, None, None, None]  # (B, 1, 1, 1)
+        excess = (ours - ref).abs() - rel * ref.abs()  # beyond the formula's difference
+        assert float(excess.max()) <= 2e-5  # float32 rounding of the two reductions
+    # the two formulas do differ where the pixels barely vary (the bound means something)
+    assert float((standardise_layer_norm(low) - Preprocess.standardise(low)).abs().max()) > 1e-5
+    flat = torch.full((1, 3, H, W), 117, dtype=torch.uint8)
+    assert float(standardise_layer_norm(flat).abs().max()) == 0.0
+    assert float(Preprocess.standardise(flat).abs().max()) == 0.0
+
+
+def test_graph_uses_fused_standardisation_and_matmul(exported) -> None:
+    import onnx
+
+    _, path = exported["ncp_cfc"]
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops.count("LayerNormalization") == 1
+    assert "Einsum" not in ops and "ReduceMean" not in ops and "MatMul" in ops
 
 
 @pytest.mark.parametrize("name", ["ncp_ltc", "lstm", "feedforward"])
@@ -69,6 +108,38 @@ def test_metadata_declares_geometry_and_config(exported) -> None:
     names = [i.name for i in rt.session.get_inputs()]
     assert names == ["frames", "state"]
     assert rt.session.get_inputs()[0].type == "tensor(uint8)"
+    assert rt.session.get_inputs()[0].shape[1:] == [H, W, 3]  # channel-last (format 2)
+    assert rt.preprocess.graph_shape == (H, W, 3)
+
+
+def test_step_takes_graph_layout_frames_and_act_feeds_model_size_frames_as_they_are(
+    exported,
+) -> None:
+    """``step`` takes channel-last model-geometry frames (and says so for anything else);
+    ``act`` on a model-size frame hands that very array to onnxruntime (no copy)."""
+    from lnn_drive.deploy.export import chw_to_hwc
+
+    policy, path = exported["gru"]
+    rt = OnnxPolicy(path)
+    chw = frame_sequence(5)  # (5, 3, H, W)
+    hwc = chw_to_hwc(chw)  # (5, H, W, 3)
+    rt.reset(1)
+    a = np.concatenate([rt.step(f[None]) for f in hwc])
+    rt.reset(1)
+    b = np.stack([rt.act(f) for f in hwc])
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(
+        ValueError, match=f"OnnxPolicy.step: expected uint8 frames \\(B, {H}, {W}, 3\\)"
+    ):
+        rt.step(chw[:1])
+    with pytest.raises(ValueError, match="OnnxPolicy.step: expected uint8"):
+        rt.step(hwc[:1].astype(np.float32))
+    seen = []
+    run = rt._run
+    rt._run = lambda names, feeds: seen.append(feeds["frames"]) or run(names, feeds)
+    rt.reset(1)
+    rt.act(hwc[0])
+    assert np.shares_memory(seen[0], hwc[0])
 
 
 def test_int8_tracks_fp32(tmp_path: Path, exported) -> None:
@@ -195,3 +266,44 @@ def test_export_command_writes_both_models_and_reports_parity(tmp_path: Path, ca
     assert rt.precision == "int8" and "train_state" in rt.metadata["lnn_drive.checkpoint"]
     assert main([*argv, "calibration_log=/nonexistent/log"]) == 2
     assert "/nonexistent/log" in capsys.readouterr().err
+
+
+def test_native_host_runs_the_export_like_the_python_runtime(exported) -> None:
+    """``scripts/edge_native_host.c`` (the ORT C API, no Python), built by bench_edge:
+    the same first action as ``OnnxPolicy`` on the same frame, and its memory figures."""
+    import importlib.util
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler")
+    from lnn_drive.deploy.export import chw_to_hwc
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_edge", PROJECT_ROOT / "scripts" / "bench_edge.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    policy, path = exported["ncp_cfc"]
+    frames = chw_to_hwc(frame_sequence(3))  # (3, H, W, 3)
+    out = bench.native_host(path, frames, policy.state_size, 250)
+    if out is None:
+        pytest.skip("no libonnxruntime.so in this onnxruntime wheel")
+    rt = OnnxPolicy(path)
+    rt.reset(1)
+    assert out["first_action"] == pytest.approx(float(rt.step(frames[:1])[0, 0]), abs=1e-6)
+    assert 0 < out["RssAnon"] < out["VmHWM"] and out["ms_per_step"] > 0
+
+
+def test_runtime_refuses_a_channel_first_export(tmp_path: Path, exported) -> None:
+    """A format-1 file (channel-first frames) is refused with its format named."""
+    import onnx
+
+    from lnn_drive.deploy.runtime import META_FORMAT
+
+    _, path = exported["gru"]
+    model = onnx.load(str(path))
+    next(p for p in model.metadata_props if p.key == META_FORMAT).value = "1"
+    old = tmp_path / "old.onnx"
+    onnx.save(model, str(old))
+    with pytest.raises(ValueError, match="export format 1 but this runtime reads 2"):
+        OnnxPolicy(old)
