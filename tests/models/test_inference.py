@@ -95,3 +95,18 @@ def test_camera_frames_at_model_size_skip_the_transpose_copy() -> None:
     slow = np.stack([actor.step_batch(p.preprocess.geometry_batch(f)) for f in raw])
     np.testing.assert_allclose(fast, slow, atol=1e-6)
     assert not actor._is_model_geometry(raw[0][:, :20])
+
+
+def test_fast_standardise_matches_the_preprocessing_in_both_memory_formats() -> None:
+    from lnn_drive.data import Preprocess
+    from lnn_drive.models.inference import standardise
+
+    raw = np.random.default_rng(3).integers(0, 255, (5, 24, 64, 3), dtype=np.uint8)
+    raw[2] = 7  # a flat frame: the std floor, not a division by zero
+    nhwc = torch.from_numpy(raw)
+    for frames in (nhwc.permute(0, 3, 1, 2), nhwc.permute(0, 3, 1, 2).contiguous()):
+        ours, ref = standardise(frames), Preprocess.standardise(frames)
+        assert ours.is_contiguous(memory_format=torch.channels_last) == (not frames.is_contiguous())
+        assert torch.isfinite(ours).all()
+        torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    assert (raw == np.asarray(nhwc)).all()  # the uint8 input is left as it was
