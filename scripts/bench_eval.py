@@ -35,10 +35,13 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# workers as direct children (not forkserver grandchildren), so their CPU time is counted
+os.environ.setdefault("LNN_DRIVE_MP_START", "spawn")
 
 import argparse
 import math
 import platform
+import resource
 import time
 
 import numpy as np
@@ -103,6 +106,13 @@ def _today(policy: Policy, fn, seeds: list[int], variance: float):
         wrappers.standard_normal = fast_normal
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's reaped children (simulator processes of today's path,
+    worker processes of the new one, reaped when each closes them)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--checkpoint", default="", help="trained policy (default: untrained --model)")
@@ -135,7 +145,7 @@ def main() -> None:
     rows: list[dict] = []
     today_traces: dict[str, dict[int, np.ndarray]] = {}
 
-    def record(path: str, cond: str, traces, wall: float, note: str = "") -> None:
+    def record(path: str, cond: str, traces, wall: float, cpu: float, note: str = "") -> None:
         steps = sum(t.steps for t in traces)
         # today's noise conditions drew other noise samples (the sampler before this
         # change): only the clean frames are the same on both sides
@@ -153,21 +163,27 @@ def main() -> None:
                 km=steps * speed * dt / 1000.0,
                 wall=wall,
                 rate=steps / wall,
+                cpu=steps / cpu,
                 diff=max(diffs) if diffs and path != "today" else None,
                 note=note,
             )
         )
-        print(f"  {path} {cond}: {steps} steps in {wall:.2f} s ({steps / wall:.0f}/s)", flush=True)
+        print(
+            f"  {path} {cond}: {steps} steps in {wall:.2f} s ({steps / wall:.0f}/s, "
+            f"{steps / cpu:.0f} per CPU-second)",
+            flush=True,
+        )
 
     if "today" in paths:
         for cond, var in conds:
-            t0 = time.perf_counter()
+            t0, c0, k0 = time.perf_counter(), time.process_time(), children_cpu()
             traces = _today(policy, fn, roads(args.today_km), var)
-            record("today", cond, traces, time.perf_counter() - t0)
+            cpu = time.process_time() - c0 + children_cpu() - k0
+            record("today", cond, traces, time.perf_counter() - t0, cpu)
             today_traces[cond] = {t.seed: t.command for t in traces}
     if "main" in paths:
         for cond, var in conds:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             traces = run_drives_parallel(
                 policy,
                 fn,
@@ -178,11 +194,13 @@ def main() -> None:
                 calibration_seed=CALIBRATION_ROAD,
                 noise_variance=var,
             )
-            record("main", cond, traces, time.perf_counter() - t0, "actor built per condition")
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            record("main", cond, traces, wall, cpu, "actor built per condition")
     session = None
     for path in [p for p in paths if p in ("new", "new1")]:
         workers = args.workers if path == "new" else 1
-        t0 = time.perf_counter()
+        name = f"{path} ({workers} process{'es' if workers > 1 else ''})"
+        t0, c0, k0 = time.perf_counter(), time.process_time(), children_cpu()
         session = FastDrives(
             policy,
             fn,
@@ -192,35 +210,38 @@ def main() -> None:
             calibration_seed=CALIBRATION_ROAD,
             check_noise=[(math.sqrt(v), False) for _, v in conds if v > 0],
         )
+        runs = []
         with session:
             setup = time.perf_counter() - t0
-            for i, (cond, var) in enumerate(conds):
+            for cond, var in conds:
+                timings: dict[str, float] = {}
                 t1 = time.perf_counter()
-                traces = session.run(fn, seeds=roads(args.km), noise_variance=var)
-                wall = time.perf_counter() - t1 + (setup if i == 0 else 0.0)
-                note = f"incl. {setup:.1f} s session set-up" if i == 0 else "session reused"
-                record(
-                    f"{path} ({workers} process{'es' if workers > 1 else ''})",
-                    cond,
-                    traces,
-                    wall,
-                    note,
-                )
-        if path == "new":
-            tot_steps = sum(r["steps"] for r in rows[-len(conds) :])
-            tot_wall = sum(r["wall"] for r in rows[-len(conds) :])
-            rows.append(
-                dict(
-                    path=rows[-1]["path"],
-                    cond="all conditions",
-                    steps=tot_steps,
-                    km=tot_steps * speed * dt / 1000.0,
-                    wall=tot_wall,
-                    rate=tot_steps / tot_wall,
-                    diff=None,
-                    note="one evaluation, end to end",
-                )
+                traces = session.run(fn, seeds=roads(args.km), noise_variance=var, timings=timings)
+                runs.append((cond, traces, time.perf_counter() - t1, timings["cpu_s"]))
+        total_wall = time.perf_counter() - t0
+        total_cpu = time.process_time() - c0 + children_cpu() - k0
+        # set-up: building and checking the actor, starting the workers (their imports)
+        setup_cpu = total_cpu - sum(r[3] for r in runs)
+        for i, (cond, traces, wall, cpu) in enumerate(runs):
+            if i == 0:
+                note = f"incl. the session's set-up ({setup:.1f} s, {setup_cpu:.1f} CPU-s)"
+                record(name, cond, traces, wall + setup, cpu + setup_cpu, note)
+            else:
+                record(name, cond, traces, wall, cpu, "session reused")
+        steps = sum(sum(t.steps for t in r[1]) for r in runs)
+        rows.append(
+            dict(
+                path=name,
+                cond="all conditions",
+                steps=steps,
+                km=steps * speed * dt / 1000.0,
+                wall=total_wall,
+                rate=steps / total_wall,
+                cpu=steps / total_cpu,
+                diff=None,
+                note="one evaluation, end to end",
             )
+        )
 
     # accuracy of the session's actor in closed loop, the eager policy shadowing it on
     # the frames (and noise) the actor drives on
@@ -242,13 +263,14 @@ def main() -> None:
             if r["path"].startswith("new") and r["cond"] in shadow_err:
                 r["diff"] = max(r["diff"] or 0.0, shadow_err[r["cond"]])
 
-    refs = {r["cond"]: r["rate"] for r in rows if r["path"] == "today"}
-    refs["all conditions"] = (
-        sum(r["steps"] for r in rows if r["path"] == "today")
-        / sum(r["wall"] for r in rows if r["path"] == "today")
-        if refs
-        else None
-    )
+    today = [r for r in rows if r["path"] == "today"]
+    refs = {r["cond"]: (r["rate"], r["cpu"]) for r in today}
+    if today:
+        steps = sum(r["steps"] for r in today)
+        refs["all conditions"] = (
+            steps / sum(r["wall"] for r in today),
+            steps / sum(r["steps"] / r["cpu"] for r in today),
+        )
     print()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -261,17 +283,18 @@ def main() -> None:
     )
     print()
     print(
-        "| path | condition | km | steps | wall s | steps/s end to end | vs today | "
-        "max abs action diff vs eager | note |"
+        "| path | condition | km | steps | wall s | steps/s end to end | vs today "
+        "| steps per CPU-second | vs today | max abs action diff vs eager | note |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         ref = refs.get(r["cond"])
-        ratio = f"{r['rate'] / ref:.2f}x" if ref else "-"
+        ratio = f"{r['rate'] / ref[0]:.2f}x" if ref else "-"
+        cpu_ratio = f"{r['cpu'] / ref[1]:.2f}x" if ref else "-"
         diff = f"{r['diff']:.1e}" if r["diff"] is not None else "-"
         print(
             f"| {r['path']} | {r['cond']} | {r['km']:.1f} | {r['steps']} | {r['wall']:.1f} | "
-            f"{r['rate']:.0f} | {ratio} | {diff} | {r['note']} |"
+            f"{r['rate']:.0f} | {ratio} | {r['cpu']:.0f} | {cpu_ratio} | {diff} | {r['note']} |"
         )
     print()
     worst = [r["diff"] for r in rows if r["diff"] is not None]

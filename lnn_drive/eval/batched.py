@@ -307,7 +307,8 @@ class FastDrives:
             seeds: Road seeds, one drive each.
             workers: Use at most this many of the session's processes (default: all).
             timings: If a dict, ``timings["loop_s"]`` is set to the wall time of the
-                slowest process's drive loop.
+                slowest process's drive loop and ``timings["cpu_s"]`` to the CPU time of
+                all processes' drive loops.
             **kw: The remaining ``run_drives`` arguments (noise, preset, dt, on_frame, ...).
 
         Returns:
@@ -327,7 +328,7 @@ class FastDrives:
         child_kw["num_envs"] = self.num_envs
         for conn, chunk in zip(self._conns, chunks[1:], strict=False):
             conn.send(("run", env_fn, chunk, child_kw))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         error: Exception | None = None
         try:
             parts = [
@@ -342,18 +343,20 @@ class FastDrives:
             ]
         except Exception as e:  # still collect the workers' answers, then raise
             error, parts = e, []
-        loops = [time.perf_counter() - t0]
+        loops, cpu = [time.perf_counter() - t0], time.process_time() - c0
         for conn in self._conns[: len(chunks) - 1]:
-            kind, payload, loop_s = _recv(conn)
+            kind, payload, loop_s, cpu_s = _recv(conn)
             if kind == "error" and error is None:
                 error = payload
             elif kind == "ok":
                 parts.append(payload)
                 loops.append(loop_s)
+                cpu += cpu_s
         if error is not None:
             raise error
         if timings is not None:
             timings["loop_s"] = max(loops)
+            timings["cpu_s"] = cpu
         by_seed = {t.seed: t for part in parts for t in part}
         return [by_seed[s] for s in seeds]
 
@@ -379,11 +382,12 @@ class FastDrives:
         self.close()
 
 
-def _recv(conn: Any) -> tuple[str, Any, float]:
+def _recv(conn: Any) -> tuple[str, Any, float, float]:
+    """A worker's answer: ``(kind, traces or exception, loop wall s, loop CPU s)``."""
     try:
         return conn.recv()
     except EOFError:
-        return "error", RuntimeError("a FastDrives worker process died"), 0.0
+        return "error", RuntimeError("a FastDrives worker process died"), 0.0, 0.0
 
 
 def _worker_main(conn: Any, threads: int) -> None:
@@ -406,14 +410,14 @@ def _worker_main(conn: Any, threads: int) -> None:
             continue
         _, env_fn, seeds, kw = msg
         try:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             traces = run_drives(actor, env_fn, seeds=seeds, vector="inprocess", **kw)
-            conn.send(("ok", traces, time.perf_counter() - t0))
+            conn.send(("ok", traces, time.perf_counter() - t0, time.process_time() - c0))
         except Exception as e:
             try:
-                conn.send(("error", e, 0.0))
+                conn.send(("error", e, 0.0, 0.0))
             except Exception:  # an exception that does not pickle
-                conn.send(("error", RuntimeError(traceback.format_exc()), 0.0))
+                conn.send(("error", RuntimeError(traceback.format_exc()), 0.0, 0.0))
 
 
 def run_drives_parallel(
