@@ -266,7 +266,9 @@ class FastDrives:
             ctx = _mp_context()
             for _ in range(self.workers - 1):
                 here, there = ctx.Pipe()
-                proc = ctx.Process(target=_worker_main, args=(there, int(threads)), daemon=True)
+                proc = ctx.Process(
+                    target=_worker_main, args=(there, int(threads), env_fn), daemon=True
+                )
                 proc.start()
                 there.close()
                 self._conns.append(here)
@@ -390,13 +392,24 @@ def _recv(conn: Any) -> tuple[str, Any, float, float]:
         return "error", RuntimeError("a FastDrives worker process died"), 0.0, 0.0
 
 
-def _worker_main(conn: Any, threads: int) -> None:
-    """A worker process: receive the actor once, then drive the road seeds of each run."""
+def _worker_main(conn: Any, threads: int, warm_env_fn: Callable[[], gym.Env]) -> None:
+    """A worker process: receive the actor once, then drive the road seeds of each run.
+
+    While the parent builds the actor, it imports torch and starts one environment (the
+    simulator's numba kernels load from their cache on first use), so the first run does
+    not wait for either.
+    """
     import torch
 
     from lnn_drive.eval.rollout import run_drives
 
     torch.set_num_threads(threads)
+    try:
+        env = warm_env_fn()
+        env.reset(seed=0)
+        env.close()
+    except Exception:  # only a warm-up: a broken environment fails the run, with its error
+        pass
     actor = None
     while True:
         try:
