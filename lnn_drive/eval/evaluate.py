@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 #: Road of the int8 calibration frames (a training-collection seed, never evaluated on).
 CALIBRATION_ROAD = 0
 
+#: Closed-loop steps an evaluation needs per worker process it starts: starting one
+#: (Python, torch, the simulator; ~3 CPU-seconds on the 2-core machine) costs about as
+#: much as driving 3,000 steps, so a short evaluation stays in this process.
+STEPS_PER_WORKER = 10_000
+
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
@@ -62,7 +67,8 @@ class EvalConfig:
         precision: FastActor precision (``int8``, ``fp32`` or ``bf16``).
         workers: Processes the road seeds are split over with ``actor=fast`` (this one
             and ``workers - 1`` workers started once per evaluation, one torch thread
-            each); the first drive, the one in the video, is driven in this process.
+            each; at most one per :data:`STEPS_PER_WORKER` steps of the evaluation); the
+            first drive, the one in the video, is driven in this process.
         crash_mode: ``intervene`` (PilotNet: count, recentre, continue) or ``terminate``.
         noise_variances: Frame-noise variances to test besides the clean condition.
         presets: Out-of-distribution appearance presets to test.
@@ -85,7 +91,7 @@ class EvalConfig:
     vector: str = "inprocess"
     actor: str = "fast"
     precision: str = "int8"
-    workers: int = 1
+    workers: int = 2
     crash_mode: str = "intervene"
     noise_variances: list[float] = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
@@ -219,10 +225,11 @@ def _fast_session(
         for c in conds
         if c.noise_variance > 0
     ]
+    steps = sum(_num_drives(ecfg, speed, dt) * ecfg.drive_steps for _, dt, speed in prepared)
     return FastDrives(
         policy,
         prepared[0][0],
-        workers=ecfg.workers,
+        workers=max(1, min(ecfg.workers, steps // STEPS_PER_WORKER)),
         num_envs=ecfg.num_envs,
         precision=ecfg.precision,
         # calibrate on a road outside every evaluation range

@@ -131,6 +131,7 @@ def test_evaluate_builds_one_session_for_every_condition(monkeypatch, tmp_path) 
 
     monkeypatch.setattr(batched, "fast_actor", counting_build)
     monkeypatch.setattr(evaluate, "FastDrives", counting_session)
+    monkeypatch.setattr(evaluate, "STEPS_PER_WORKER", 1)  # a worker even for this short run
     ecfg = evaluate.EvalConfig(
         distance_km=0.03,
         drive_steps=20,
@@ -146,5 +147,9 @@ def test_evaluate_builds_one_session_for_every_condition(monkeypatch, tmp_path) 
     assert len(sessions) == 1 and len(builds) == 1
     assert len(builds[0]["check_fns"]) == 1  # the fog preset's frames
     assert builds[0]["check_noise"] == [(pytest.approx(0.1**0.5), False)]
-    assert res["wall_s"]["setup"] > 0
+    assert res["wall_s"]["setup"] > 0 and sessions[0].workers == 2
     assert not sessions[0]._procs  # closed with the evaluation
+    # a short evaluation does not start a worker it would not win back
+    monkeypatch.setattr(evaluate, "STEPS_PER_WORKER", 10_000)
+    evaluate.evaluate_policy(make_policy("ncp_cfc").eval(), EnvConfig(), ecfg)
+    assert len(sessions) == 2 and sessions[1].workers == 1
