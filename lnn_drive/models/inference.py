@@ -226,17 +226,29 @@ class FastActor:
 
     @staticmethod
     def _quantise(maps: nn.Module, calibration: torch.Tensor) -> nn.Module:
+        import torch.fx.config as fx_config
         from torch.ao.quantization import get_default_qconfig_mapping
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
         torch.backends.quantized.engine = "x86"
         qmap = get_default_qconfig_mapping("x86")
         x = standardise(calibration[:1])
-        prepared = prepare_fx(maps, qmap, example_inputs=(x,))
-        with torch.no_grad():
-            for i in range(0, len(calibration), 16):
-                prepared(standardise(calibration[i : i + 16]))
-        return convert_fx(prepared)
+        # FX symbolises a stack trace per traced node by default, and its first use
+        # imports torch._dynamo, inductor, sympy and networkx (~1,300 modules, ~2 s): the
+        # largest part of building an actor, for debugging metadata nobody reads here
+        emit = getattr(fx_config, "do_not_emit_stack_traces", None)
+        fx_config.do_not_emit_stack_traces = True
+        try:
+            prepared = prepare_fx(maps, qmap, example_inputs=(x,))
+            with torch.no_grad():
+                for i in range(0, len(calibration), 16):
+                    prepared(standardise(calibration[i : i + 16]))
+            return convert_fx(prepared)
+        finally:
+            if emit is None:
+                del fx_config.do_not_emit_stack_traces
+            else:
+                fx_config.do_not_emit_stack_traces = emit
 
     def reset(self, batch_size: int = 1) -> None:
         """Zero the recurrent state for ``batch_size`` parallel episodes (and compile the
