@@ -139,11 +139,14 @@ def test_evaluate_builds_one_session_for_every_condition(monkeypatch, tmp_path) 
         workers=2,
         noise_variances=[0.1],
         presets=["fog"],
-        video=False,
+        video_steps=10,
         progress=False,
     )
-    res = evaluate.evaluate_policy(make_policy("ncp_cfc").eval(), EnvConfig(), ecfg)
+    policy = make_policy("ncp_cfc").eval()
+    res = evaluate.evaluate_policy(policy, EnvConfig(), ecfg, out_dir=tmp_path)
     assert list(res["metrics"]) == ["clean", "noise=0.1", "preset=fog"]
+    # the first drive is driven in this process, so the video is written with workers
+    assert (tmp_path / "drive.mp4").stat().st_size > 0
     assert len(sessions) == 1 and len(builds) == 1
     assert len(builds[0]["check_fns"]) == 1  # the fog preset's frames
     assert builds[0]["check_noise"] == [(pytest.approx(0.1**0.5), False)]
@@ -151,5 +154,5 @@ def test_evaluate_builds_one_session_for_every_condition(monkeypatch, tmp_path) 
     assert not sessions[0]._procs  # closed with the evaluation
     # a short evaluation does not start a worker it would not win back
     monkeypatch.setattr(evaluate, "STEPS_PER_WORKER", 10_000)
-    evaluate.evaluate_policy(make_policy("ncp_cfc").eval(), EnvConfig(), ecfg)
+    evaluate.evaluate_policy(policy, EnvConfig(), ecfg)
     assert len(sessions) == 2 and sessions[1].workers == 1
