@@ -12,16 +12,23 @@ frame on one thread and does not get cheaper per frame with batching. So the fas
   the eager policy before use: :func:`fast_actor`),
 * and, to use more than one core without intra-op threading (which scales badly for
   these small convolutions on a shared 2-core machine), splits the road seeds over
-  ``workers`` processes, each with its own environments and actor
-  (:func:`run_drives_parallel`); traces do not depend on the split.
+  ``workers`` processes (this one and ``workers - 1`` children), each with its own
+  environments and a copy of the actor; traces do not depend on the split.
+
+A :class:`FastDrives` session does the expensive parts once per evaluation, not once per
+condition: the actor is built, int8-calibrated and checked once (on frames of every
+condition's environment), the worker processes are started once (their imports overlap
+the actor's build) and receive the built actor once, pickled as its compiled graph; each
+:meth:`FastDrives.run` then only sends road seeds and the condition's environment.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import time
+import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import gymnasium as gym
@@ -124,10 +131,16 @@ def action_error(actor: Any, policy: Any, frames_chw: np.ndarray, *, batch: int 
     seq = np.stack([np.roll(frames_chw, r, axis=0) for r in range(batch)], axis=1)  # (N, B, ...)
     actor.reset(batch)
     ours = np.stack([actor.step_batch(np.ascontiguousarray(seq[t])) for t in range(n)], 1)
+    ref, hx = [], None
     with torch.inference_mode():
-        ref, _ = policy.eval()(torch.from_numpy(seq.transpose(1, 0, 2, 3, 4).copy()))
+        # 4 steps at a time, the state carried: one (B*N)-frame conv batch is ~1.7x
+        # slower per frame (its activations do not fit in cache)
+        for t in range(0, n, 4):
+            chunk = torch.from_numpy(seq[t : t + 4].transpose(1, 0, 2, 3, 4).copy())
+            out, hx = policy.eval()(chunk, hx)  # (B, <=4, k)
+            ref.append(out.numpy())
     actor.reset(batch)
-    return float(np.abs(ours - ref.numpy()).max())  # (B, N, k)
+    return float(np.abs(ours - np.concatenate(ref, axis=1)).max())  # (B, N, k)
 
 
 def fast_actor(
@@ -137,25 +150,50 @@ def fast_actor(
     precision: str = "int8",
     calibration_seed: int = 0,
     tolerance: float = ACTION_TOLERANCE,
+    check_fns: Sequence[Callable[[], gym.Env]] = (),
+    check_noise: Sequence[tuple[float, bool]] = (),
 ) -> Any:
     """A :class:`~lnn_drive.models.inference.FastActor` of ``policy`` checked against it.
 
     int8 activations are calibrated on frames of the evaluation environment (road
-    ``calibration_seed``, driven by the expert). The actor is accepted only if its actions
-    stay within ``tolerance`` of the eager policy's on those frames; otherwise the fp32
-    actor is used (its error is ~1e-7).
+    ``calibration_seed``, driven by the expert), plus a few frames of each environment of
+    ``check_fns`` (other conditions' appearances). The actor is accepted only if its
+    actions stay within ``tolerance`` of the eager policy's on all those frames, and on the
+    clean frames with each ``check_noise`` noise added; otherwise the fp32 actor is used
+    (its error is ~1e-7).
+
+    Args:
+        policy: The eager torch policy.
+        env_fn: The evaluation environment (calibration and check frames).
+        precision: ``int8``, ``fp32`` or ``bf16``.
+        calibration_seed: Road of the calibration frames.
+        tolerance: Largest accepted action difference (physical units).
+        check_fns: Further environments (e.g. other appearance presets) whose frames join
+            the calibration (16 each) and the check (32 each).
+        check_noise: ``(std, relative)`` frame noises (see
+            :func:`~lnn_drive.eval.wrappers.add_frame_noise`) the check also runs with.
 
     Returns:
-        The actor, with ``actor.max_error`` (the measured difference) set.
+        The actor, with ``actor.max_error`` (the largest measured difference) set.
     """
+    from lnn_drive.eval.wrappers import add_frame_noise
     from lnn_drive.models.inference import FastActor
 
     frames = calibration_frames(env_fn, policy, seed=calibration_seed, n=96)
-    actor = FastActor(policy, precision=precision, calibration=frames[:64])
-    err = action_error(actor, policy, frames)
+    extra = [calibration_frames(f, policy, seed=calibration_seed, n=32) for f in check_fns]
+    calibration = np.concatenate([frames[:64], *(e[:16] for e in extra)])
+    rng = np.random.default_rng(calibration_seed)
+    checks = [frames, *extra]
+    checks += [add_frame_noise(frames[:32], std, rng, relative=rel) for std, rel in check_noise]
+
+    def worst(actor: Any) -> float:
+        return max(action_error(actor, policy, f) for f in checks)
+
+    actor = FastActor(policy, precision=precision, calibration=calibration)
+    err = worst(actor)
     if err > tolerance and precision != "fp32":
         actor = FastActor(policy, precision="fp32")
-        err = action_error(actor, policy, frames)
+        err = worst(actor)
     actor.max_error = err
     return actor
 
@@ -187,19 +225,218 @@ class ShadowPolicy:
         return a
 
 
-def _shard_worker(args: tuple) -> tuple[list[DriveTrace], float]:
-    import time
+class FastDrives:
+    """A fast closed-loop session: one checked :class:`FastActor` and ``workers - 1``
+    worker processes, reused by every :meth:`run` (every condition of an evaluation).
 
+    Building it starts the worker processes, builds and checks the actor
+    (:func:`fast_actor`) in this process meanwhile, then sends each worker the built actor
+    (pickled as its compiled graph: workers neither rebuild nor recalibrate). Use it as a
+    context manager, or call :meth:`close`.
+
+    Args:
+        policy: The eager torch policy.
+        env_fn: The evaluation environment the actor is calibrated and checked on.
+        workers: Processes the road seeds of a run are split over (this one included).
+        num_envs: In-process environments per process.
+        precision: FastActor precision (``int8``, ``fp32`` or ``bf16``).
+        calibration_seed: Road of the calibration frames.
+        check_fns: Environments of the other conditions, for the calibration and check.
+        check_noise: ``(std, relative)`` noises of the noise conditions, for the check.
+        threads: Torch threads of each worker process.
+    """
+
+    def __init__(
+        self,
+        policy: Any,
+        env_fn: Callable[[], gym.Env],
+        *,
+        workers: int = 1,
+        num_envs: int = 8,
+        precision: str = "int8",
+        calibration_seed: int = 0,
+        check_fns: Sequence[Callable[[], gym.Env]] = (),
+        check_noise: Sequence[tuple[float, bool]] = (),
+        threads: int = 1,
+    ) -> None:
+        if int(workers) < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if int(num_envs) < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.workers = int(workers)
+        self.num_envs = int(num_envs)
+        self.builds = 0  # actors built by this session (one; tests check it)
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
+        try:
+            ctx = _mp_context()
+            for _ in range(self.workers - 1):
+                here, there = ctx.Pipe()
+                proc = ctx.Process(
+                    target=_worker_main, args=(there, int(threads), env_fn), daemon=True
+                )
+                proc.start()
+                there.close()
+                self._conns.append(here)
+                self._procs.append(proc)
+            self.actor = fast_actor(
+                policy,
+                env_fn,
+                precision=precision,
+                calibration_seed=calibration_seed,
+                check_fns=check_fns,
+                check_noise=check_noise,
+            )
+            self.builds += 1
+            blob = pickle.dumps(self.actor)
+            for conn in self._conns:
+                conn.send(("actor", blob))
+        except BaseException:
+            self.close()
+            raise
+
+    def run(
+        self,
+        env_fn: Callable[[], gym.Env],
+        *,
+        seeds: Sequence[int],
+        workers: int | None = None,
+        timings: dict[str, float] | None = None,
+        **kw: Any,
+    ) -> list[DriveTrace]:
+        """:func:`~lnn_drive.eval.rollout.run_drives` of the session's actor on ``env_fn``,
+        the road seeds split into contiguous chunks over the session's processes.
+
+        This process drives the first chunk, so ``on_frame`` (which sees the first drive)
+        and ``progress`` (this chunk's drives) work with any number of workers.
+
+        Args:
+            env_fn: The condition's environment (picklable).
+            seeds: Road seeds, one drive each.
+            workers: Use at most this many of the session's processes (default: all).
+            timings: If a dict, ``timings["loop_s"]`` is set to the wall time of the
+                slowest process's drive loop and ``timings["cpu_s"]`` to the CPU time of
+                all processes' drive loops.
+            **kw: The remaining ``run_drives`` arguments (noise, preset, dt, on_frame, ...).
+
+        Returns:
+            The traces in the order of ``seeds``; they do not depend on the split.
+        """
+        from lnn_drive.eval.rollout import run_drives
+
+        if not self._procs and self.workers > 1:
+            raise RuntimeError("FastDrives.run: the session is closed")
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError("no road seeds to drive")
+        use = min(self.workers if workers is None else max(1, int(workers)), len(seeds))
+        # contiguous chunks keep each process's roads together; order is restored below
+        chunks = [[int(s) for s in c] for c in np.array_split(np.asarray(seeds), use)]
+        child_kw = {k: v for k, v in kw.items() if k not in ("on_frame", "progress")}
+        child_kw["num_envs"] = self.num_envs
+        for conn, chunk in zip(self._conns, chunks[1:], strict=False):
+            conn.send(("run", env_fn, chunk, child_kw))
+        t0, c0 = time.perf_counter(), time.process_time()
+        error: Exception | None = None
+        try:
+            parts = [
+                run_drives(
+                    self.actor,
+                    env_fn,
+                    seeds=chunks[0],
+                    num_envs=self.num_envs,
+                    vector="inprocess",
+                    **kw,
+                )
+            ]
+        except Exception as e:  # still collect the workers' answers, then raise
+            error, parts = e, []
+        loops, cpu = [time.perf_counter() - t0], time.process_time() - c0
+        for conn in self._conns[: len(chunks) - 1]:
+            kind, payload, loop_s, cpu_s = _recv(conn)
+            if kind == "error" and error is None:
+                error = payload
+            elif kind == "ok":
+                parts.append(payload)
+                loops.append(loop_s)
+                cpu += cpu_s
+        if error is not None:
+            raise error
+        if timings is not None:
+            timings["loop_s"] = max(loops)
+            timings["cpu_s"] = cpu
+        by_seed = {t.seed: t for part in parts for t in part}
+        return [by_seed[s] for s in seeds]
+
+    def close(self) -> None:
+        """Stop the worker processes (idempotent)."""
+        for conn in self._conns:
+            try:
+                conn.send(("close",))
+                conn.close()
+            except OSError:
+                pass
+        for proc in self._procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+        self._conns, self._procs = [], []
+
+    def __enter__(self) -> FastDrives:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _recv(conn: Any) -> tuple[str, Any, float, float]:
+    """A worker's answer: ``(kind, traces or exception, loop wall s, loop CPU s)``."""
+    try:
+        return conn.recv()
+    except EOFError:
+        return "error", RuntimeError("a FastDrives worker process died"), 0.0, 0.0
+
+
+def _worker_main(conn: Any, threads: int, warm_env_fn: Callable[[], gym.Env]) -> None:
+    """A worker process: receive the actor once, then drive the road seeds of each run.
+
+    While the parent builds the actor, it imports torch and starts one environment (the
+    simulator's numba kernels load from their cache on first use), so the first run does
+    not wait for either.
+    """
     import torch
 
     from lnn_drive.eval.rollout import run_drives
 
-    policy, env_fn, seeds, kw, precision, threads, cal_seed = args
     torch.set_num_threads(threads)
-    actor = fast_actor(policy, env_fn, precision=precision, calibration_seed=cal_seed)
-    t0 = time.perf_counter()
-    traces = run_drives(actor, env_fn, seeds=seeds, vector="inprocess", **kw)
-    return traces, time.perf_counter() - t0
+    try:
+        env = warm_env_fn()
+        env.reset(seed=0)
+        env.close()
+    except Exception:  # only a warm-up: a broken environment fails the run, with its error
+        pass
+    actor = None
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg[0] == "close":
+            return
+        if msg[0] == "actor":
+            actor = pickle.loads(msg[1])
+            continue
+        _, env_fn, seeds, kw = msg
+        try:
+            t0, c0 = time.perf_counter(), time.process_time()
+            traces = run_drives(actor, env_fn, seeds=seeds, vector="inprocess", **kw)
+            conn.send(("ok", traces, time.perf_counter() - t0, time.process_time() - c0))
+        except Exception as e:
+            try:
+                conn.send(("error", e, 0.0, 0.0))
+            except Exception:  # an exception that does not pickle
+                conn.send(("error", RuntimeError(traceback.format_exc()), 0.0, 0.0))
 
 
 def run_drives_parallel(
@@ -214,51 +451,22 @@ def run_drives_parallel(
     timings: dict[str, float] | None = None,
     **kw: Any,
 ) -> list[DriveTrace]:
-    """:func:`~lnn_drive.eval.rollout.run_drives` with the fast path, the road seeds split
-    over ``workers`` processes (one torch thread each, ``num_envs`` in-process
-    environments each, a batched :func:`fast_actor` each).
+    """One :meth:`FastDrives.run` in a session of its own (the actor built, the workers
+    started and stopped for this call alone); several conditions should share a session.
 
-    ``kw`` are the remaining ``run_drives`` arguments (noise, preset, dt, ...; ``on_frame``
-    only with ``workers=1``). Returns the traces in the order of ``seeds``. If ``timings``
-    is a dict, ``timings["loop_s"]`` is set to the wall time of the slowest worker's drive
-    loop (without process start, compilation and calibration).
+    ``kw`` are the remaining ``run_drives`` arguments (noise, preset, dt, on_frame, ...).
+    Returns the traces in the order of ``seeds``.
     """
-    from lnn_drive.eval.rollout import run_drives
-
-    seeds = [int(s) for s in seeds]
     workers = max(1, min(int(workers), len(seeds)))
-    if workers == 1:
-        actor = fast_actor(policy, env_fn, precision=precision, calibration_seed=calibration_seed)
-        t0 = time.perf_counter()
-        out = run_drives(actor, env_fn, seeds=seeds, num_envs=num_envs, vector="inprocess", **kw)
-        if timings is not None:
-            timings["loop_s"] = time.perf_counter() - t0
-        return out
-    if kw.get("on_frame") is not None:
-        raise ValueError("on_frame needs workers=1 (frames are seen in the worker processes)")
-    kw = {k: v for k, v in kw.items() if k not in ("on_frame", "progress")}
-    # contiguous chunks: worker w drives seeds[w::workers] would interleave; chunks keep a
-    # worker's roads together and the result order is restored below
-    chunks = [list(c) for c in np.array_split(np.asarray(seeds), workers) if len(c)]
-    jobs = [
-        (
-            policy,
-            env_fn,
-            [int(s) for s in c],
-            {**kw, "num_envs": num_envs},
-            precision,
-            1,
-            calibration_seed,
-        )
-        for c in chunks
-    ]
-    ctx = _mp_context()
-    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=ctx) as pool:
-        parts = list(pool.map(_shard_worker, jobs))
-    by_seed = {t.seed: t for part, _ in parts for t in part}
-    if timings is not None:
-        timings["loop_s"] = max(w for _, w in parts)
-    return [by_seed[s] for s in seeds]
+    with FastDrives(
+        policy,
+        env_fn,
+        workers=workers,
+        num_envs=num_envs,
+        precision=precision,
+        calibration_seed=calibration_seed,
+    ) as session:
+        return session.run(env_fn, seeds=seeds, timings=timings, **kw)
 
 
 def _mp_context():
@@ -271,6 +479,7 @@ def _mp_context():
 
 __all__ = [
     "ACTION_TOLERANCE",
+    "FastDrives",
     "InProcessVectorEnv",
     "ShadowPolicy",
     "action_error",

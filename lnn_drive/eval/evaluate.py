@@ -12,6 +12,7 @@ Outputs, under ``out_dir``: ``metrics.json``, ``metrics.md`` (Markdown table),
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from lnn_drive.envs.config import EnvConfig
-from lnn_drive.eval.batched import run_drives_parallel
+from lnn_drive.eval.batched import FastDrives
 from lnn_drive.eval.metrics import DriveMetrics, DriveTrace, compute_metrics
 from lnn_drive.eval.report import (
     VideoSink,
@@ -43,6 +44,11 @@ if TYPE_CHECKING:
 #: Road of the int8 calibration frames (a training-collection seed, never evaluated on).
 CALIBRATION_ROAD = 0
 
+#: Closed-loop steps an evaluation needs per worker process it starts: starting one
+#: (Python, torch, the simulator; ~3 CPU-seconds on the 2-core machine) costs about as
+#: much as driving 3,000 steps, so a short evaluation stays in this process.
+STEPS_PER_WORKER = 10_000
+
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
@@ -59,8 +65,10 @@ class EvalConfig:
             checked against the eager policy to 1e-2; ``lnn_drive/eval/batched.py``) or
             ``eager`` (the torch ``Policy`` itself).
         precision: FastActor precision (``int8``, ``fp32`` or ``bf16``).
-        workers: Processes the road seeds are split over with ``actor=fast`` (one torch
-            thread each); the video condition runs in one.
+        workers: Processes the road seeds are split over with ``actor=fast`` (this one
+            and ``workers - 1`` workers started once per evaluation, one torch thread
+            each; at most one per :data:`STEPS_PER_WORKER` steps of the evaluation); the
+            first drive, the one in the video, is driven in this process.
         crash_mode: ``intervene`` (PilotNet: count, recentre, continue) or ``terminate``.
         noise_variances: Frame-noise variances to test besides the clean condition.
         presets: Out-of-distribution appearance presets to test.
@@ -83,7 +91,7 @@ class EvalConfig:
     vector: str = "inprocess"
     actor: str = "fast"
     precision: str = "int8"
-    workers: int = 1
+    workers: int = 2
     crash_mode: str = "intervene"
     noise_variances: list[float] = field(default_factory=list)
     presets: list[str] = field(default_factory=list)
@@ -196,6 +204,93 @@ def prepare(
     return env_fn(env_cfg, **overrides), dt, speed
 
 
+def _fast_session(
+    policy: Policy,
+    ecfg: EvalConfig,
+    conds: list[Condition],
+    prepared: list[tuple[Callable[[], gym.Env], float, float]],
+) -> FastDrives:
+    """One :class:`~lnn_drive.eval.batched.FastDrives` for every condition: the actor is
+    calibrated on the first (clean) condition's environment and checked on it, on each
+    other appearance preset's and with each noise condition's frame noise."""
+    import numpy as np
+
+    base = conds[0].preset
+    presets: dict[str, Callable[[], gym.Env]] = {}
+    for c, (fn, _, _) in zip(conds, prepared, strict=True):
+        if c.preset != base:
+            presets.setdefault(c.preset, fn)
+    noise = [
+        (float(np.sqrt(c.noise_variance)), c.noise_scale == "snr")
+        for c in conds
+        if c.noise_variance > 0
+    ]
+    steps = sum(_num_drives(ecfg, speed, dt) * ecfg.drive_steps for _, dt, speed in prepared)
+    return FastDrives(
+        policy,
+        prepared[0][0],
+        workers=max(1, min(ecfg.workers, steps // STEPS_PER_WORKER)),
+        num_envs=ecfg.num_envs,
+        precision=ecfg.precision,
+        # calibrate on a road outside every evaluation range
+        calibration_seed=CALIBRATION_ROAD,
+        check_fns=list(presets.values()),
+        check_noise=noise,
+        threads=ecfg.threads or 1,
+    )
+
+
+def _run_condition(
+    policy: PolicyProtocol,
+    session: FastDrives | None,
+    ecfg: EvalConfig,
+    cond: Condition,
+    fn: Callable[[], gym.Env],
+    *,
+    dt: float,
+    speed: float,
+    out: Path | None,
+) -> tuple[list[DriveTrace], float, str | None]:
+    """Drive one condition's roads; returns ``(traces, wall seconds, video path or None)``."""
+    n = _num_drives(ecfg, speed, dt)
+    seeds = list(range(ecfg.seed, ecfg.seed + n))
+    sink = None
+    on_frame = None
+    if out is not None and ecfg.video and cond.name == "clean":
+        sink = VideoSink(out / "drive.mp4", fps=round(1 / dt))
+        limit = ecfg.video_steps or ecfg.drive_steps
+
+        def on_frame(step, frame, cmd, expert, _sink=sink, _limit=limit):
+            if step < _limit:
+                _sink.write(steering_overlay(frame, cmd, expert))
+
+    t0 = time.perf_counter()
+    kw = dict(
+        seeds=seeds,
+        num_envs=ecfg.num_envs,
+        noise_variance=cond.noise_variance,
+        noise_seed=ecfg.noise_seed,
+        noise_scale=cond.noise_scale,
+        preset=cond.preset,
+        dt=dt,
+        on_frame=on_frame,
+        progress=ecfg.progress,
+    )
+    try:
+        if session is not None:
+            kw.pop("num_envs")
+            traces = session.run(fn, **kw)
+        else:
+            vector = "inprocess" if ecfg.actor == "fast" else ecfg.vector
+            traces = run_drives(policy, fn, vector=vector, **kw)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    wall = time.perf_counter() - t0
+    return traces, wall, (str(sink.close()) if sink is not None else None)
+
+
 def evaluate_policy(
     policy: PolicyProtocol,
     env_cfg: EnvConfig,
@@ -220,57 +315,23 @@ def evaluate_policy(
     clean_traces: list[DriveTrace] = []
     files: dict[str, str] = {}
     timings: dict[str, float] = {}
-    for cond, (fn, dt, speed) in zip(conds, prepared, strict=True):
-        n = _num_drives(ecfg, speed, dt)
-        seeds = list(range(ecfg.seed, ecfg.seed + n))
-        sink = None
-        on_frame = None
-        if out is not None and ecfg.video and cond.name == "clean":
-            sink = VideoSink(out / "drive.mp4", fps=round(1 / dt))
-            limit = ecfg.video_steps or ecfg.drive_steps
-
-            def on_frame(step, frame, cmd, expert, _sink=sink, _limit=limit):
-                if step < _limit:
-                    _sink.write(steering_overlay(frame, cmd, expert))
-
-        t0 = time.perf_counter()
-        kw = dict(
-            seeds=seeds,
-            num_envs=ecfg.num_envs,
-            noise_variance=cond.noise_variance,
-            noise_seed=ecfg.noise_seed,
-            noise_scale=cond.noise_scale,
-            preset=cond.preset,
-            dt=dt,
-            on_frame=on_frame,
-            progress=ecfg.progress,
-        )
-        try:
-            # the fast path compiles a torch Policy; anything else that acts (an ONNX
-            # policy, a filtered policy, the expert) is driven as it is
-            if ecfg.actor == "fast" and hasattr(policy, "encoder"):
-                traces = run_drives_parallel(
-                    policy,
-                    fn,
-                    workers=1 if on_frame is not None else ecfg.workers,
-                    precision=ecfg.precision,
-                    # calibrate on a road outside every evaluation range
-                    calibration_seed=CALIBRATION_ROAD,
-                    **kw,
-                )
-            else:
-                vector = "inprocess" if ecfg.actor == "fast" else ecfg.vector
-                traces = run_drives(policy, fn, vector=vector, **kw)
-        except BaseException:
-            if sink is not None:
-                sink.abort()
-            raise
-        timings[cond.name] = time.perf_counter() - t0
-        if sink is not None:
-            files["video"] = str(sink.close())
-        results[cond.name] = compute_metrics(traces)
-        if cond.name == "clean":
-            clean_traces = traces
+    with contextlib.ExitStack() as stack:
+        # the fast path compiles a torch Policy; anything else that acts (an ONNX policy, a
+        # filtered policy, the expert) is driven as it is
+        session = None
+        if ecfg.actor == "fast" and hasattr(policy, "encoder"):
+            t0 = time.perf_counter()
+            session = stack.enter_context(_fast_session(policy, ecfg, conds, prepared))
+            timings["setup"] = time.perf_counter() - t0
+        for cond, (fn, dt, speed) in zip(conds, prepared, strict=True):
+            traces, timings[cond.name], video = _run_condition(
+                policy, session, ecfg, cond, fn, dt=dt, speed=speed, out=out
+            )
+            if video is not None:
+                files["video"] = video
+            results[cond.name] = compute_metrics(traces)
+            if cond.name == "clean":
+                clean_traces = traces
     table = metrics_table(results)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

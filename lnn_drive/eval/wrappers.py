@@ -52,6 +52,29 @@ class FrameNoise(gym.ObservationWrapper):
 
 NOISE_SCALES: tuple[str, ...] = ("unit", "snr")
 
+_TWO_PI = np.float32(2.0 * np.pi)
+
+
+def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 N(0, 1) samples of ``shape`` from ``rng`` by the Box-Muller transform.
+
+    The same distribution as ``rng.standard_normal(shape, dtype=np.float32)`` (a
+    different stream of samples), ~2.5x cheaper: numpy's float32 ziggurat is scalar code,
+    while this is one uniform draw and four vectorised ufuncs, and frame noise draws one
+    sample per pixel and channel, every step of every drive (it was the largest cost of a
+    noise condition's closed loop, more than the policy's forward).
+    """
+    n = int(np.prod(shape))
+    half = (n + 1) // 2
+    u = rng.random(2 * half, dtype=np.float32)  # [0, 1)
+    radius = np.log1p(np.negative(u[:half]), out=u[:half])  # log(1 - u) in (-inf, 0]
+    np.sqrt(np.multiply(radius, np.float32(-2.0), out=radius), out=radius)
+    angle = np.multiply(u[half:], _TWO_PI, out=u[half:])
+    out = np.empty(2 * half, np.float32)
+    np.multiply(np.cos(angle), radius, out=out[:half])
+    np.multiply(np.sin(angle), radius, out=out[half:])
+    return out[:n].reshape(shape)
+
 
 def add_frame_noise(
     frames: np.ndarray, std: float, rng: np.random.Generator, *, relative: bool = False
@@ -64,18 +87,24 @@ def add_frame_noise(
         std: Noise standard deviation on [0, 1] (``unit``), or, with ``relative``, as a
             multiple of each frame's own pixel standard deviation (``snr``: std =
             sqrt(variance ratio)).
-        rng: Noise generator.
+        rng: Noise generator (the samples: :func:`standard_normal`).
         relative: Scale the noise by each frame's pixel standard deviation.
     """
-    x = frames.astype(np.float32) / 255.0
-    scale: np.ndarray | np.float32 = np.float32(std)
+    # on the 0-255 scale, in place: the same noise as on [0, 1] (std x 255), without the
+    # scaling passes and temporaries, which cost as much as drawing the samples
+    x = frames.astype(np.float32)
+    scale: np.ndarray | np.float32 = np.float32(std * 255.0)
     if relative:
         if x.ndim not in (3, 4):
             raise ValueError(f"snr noise needs (H, W, C) or (N, H, W, C) frames, got {x.shape}")
         axes = tuple(range(x.ndim - 3, x.ndim))  # per frame
         scale = (x.std(axis=axes, keepdims=True) * np.float32(std)).astype(np.float32)
-    x += rng.standard_normal(x.shape, dtype=np.float32) * scale
-    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    z = standard_normal(rng, x.shape)
+    z *= scale
+    x += z
+    np.clip(x, 0.0, 255.0, out=x)
+    x += 0.5
+    return x.astype(np.uint8)
 
 
 def check_noise_scale(scale: str, where: str = "noise scale") -> str:

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from lnn_drive.envs import env_fn
-from lnn_drive.eval.batched import ShadowPolicy, action_error, fast_actor, run_drives_parallel
+from lnn_drive.eval.batched import (
+    FastDrives,
+    ShadowPolicy,
+    action_error,
+    fast_actor,
+    run_drives_parallel,
+)
 from lnn_drive.eval.rollout import run_drives
 from lnn_drive.models.inference import FastActor
 from tests.models.test_models import make_policy
@@ -73,3 +79,80 @@ def test_parallel_workers_give_the_same_traces() -> None:
     assert [t.seed for t in two] == seeds
     for a, b in zip(one, two, strict=True):
         np.testing.assert_allclose(a.command, b.command, atol=1e-6)
+
+
+def test_workers_act_within_tolerance_of_the_eager_policy() -> None:
+    """A session with a worker process: several runs (clean, then frame noise) reuse the
+    one actor and the same worker, and every command is within 1e-2 of what the eager
+    policy commands on the same roads with the same noise."""
+    policy = make_policy("ncp_cfc").eval()
+    fn = env_fn({}, crash_mode="intervene", max_episode_steps=25)
+    seeds = list(range(700, 706))
+    torch.set_num_threads(1)
+    with FastDrives(policy, fn, workers=2, num_envs=2, check_noise=[(0.3, False)]) as session:
+        procs = list(session._procs)
+        assert len(procs) == 1 and session.actor.max_error < 1e-2
+        for variance in (0.0, 0.1):
+            timings: dict[str, float] = {}
+            fast = session.run(fn, seeds=seeds, noise_variance=variance, timings=timings)
+            eager = run_drives(
+                policy, fn, seeds=seeds, num_envs=2, vector="inprocess", noise_variance=variance
+            )
+            assert [t.seed for t in fast] == seeds and timings["loop_s"] > 0
+            for a, b in zip(fast, eager, strict=True):
+                assert len(a.command) == len(b.command)
+                assert np.abs(a.command - b.command).max() < 1e-2
+        assert session.builds == 1 and session._procs == procs and procs[0].is_alive()
+        # a run split differently (this process alone) drives the same traces
+        alone = session.run(fn, seeds=seeds, noise_variance=0.1, workers=1)
+        for a, b in zip(alone, fast, strict=True):
+            np.testing.assert_allclose(a.command, b.command, atol=1e-6)
+    assert not procs[0].is_alive()
+
+
+def test_evaluate_builds_one_session_for_every_condition(monkeypatch, tmp_path) -> None:
+    """Clean, noise and preset conditions share one session: one actor build (checked on
+    the preset's frames and with the condition's noise), one set of worker processes."""
+    import lnn_drive.eval.batched as batched
+    import lnn_drive.eval.evaluate as evaluate
+    from lnn_drive.envs.config import EnvConfig
+
+    builds: list[dict] = []
+    sessions: list[FastDrives] = []
+    real_build, real_session = batched.fast_actor, evaluate.FastDrives
+
+    def counting_build(*args, **kw):
+        builds.append(kw)
+        return real_build(*args, **kw)
+
+    def counting_session(*args, **kw):
+        sessions.append(real_session(*args, **kw))
+        return sessions[-1]
+
+    monkeypatch.setattr(batched, "fast_actor", counting_build)
+    monkeypatch.setattr(evaluate, "FastDrives", counting_session)
+    monkeypatch.setattr(evaluate, "STEPS_PER_WORKER", 1)  # a worker even for this short run
+    ecfg = evaluate.EvalConfig(
+        distance_km=0.03,
+        drive_steps=20,
+        num_envs=2,
+        workers=2,
+        noise_variances=[0.1],
+        presets=["fog"],
+        video_steps=10,
+        progress=False,
+    )
+    policy = make_policy("ncp_cfc").eval()
+    res = evaluate.evaluate_policy(policy, EnvConfig(), ecfg, out_dir=tmp_path)
+    assert list(res["metrics"]) == ["clean", "noise=0.1", "preset=fog"]
+    # the first drive is driven in this process, so the video is written with workers
+    assert (tmp_path / "drive.mp4").stat().st_size > 0
+    assert len(sessions) == 1 and len(builds) == 1
+    assert len(builds[0]["check_fns"]) == 1  # the fog preset's frames
+    assert builds[0]["check_noise"] == [(pytest.approx(0.1**0.5), False)]
+    assert res["wall_s"]["setup"] > 0 and sessions[0].workers == 2
+    assert not sessions[0]._procs  # closed with the evaluation
+    # a short evaluation does not start a worker it would not win back
+    monkeypatch.setattr(evaluate, "STEPS_PER_WORKER", 10_000)
+    evaluate.evaluate_policy(policy, EnvConfig(), ecfg)
+    assert len(sessions) == 2 and sessions[1].workers == 1

@@ -73,3 +73,17 @@ def test_the_closed_loop_uses_the_noise_scale() -> None:
     np.testing.assert_array_equal(snr[0].command, clean[0].command)
     with pytest.raises(ValueError, match="noise_scale"):
         run_drives(MirrorPolicy(0), fn, noise_scale="pixels", **kw)
+
+
+def test_frame_noise_samples_are_standard_normal_and_seeded() -> None:
+    from lnn_drive.eval.wrappers import standard_normal
+
+    z = standard_normal(np.random.default_rng(3), (400_001,)).astype(np.float64)
+    assert z.shape == (400_001,)
+    assert abs(z.mean()) < 0.01 and z.var() == pytest.approx(1.0, abs=0.01)
+    # quantiles of N(0, 1): the tails as well as the spread
+    q = np.quantile(z, [0.01, 0.1, 0.5, 0.9, 0.99])
+    np.testing.assert_allclose(q, [-2.326, -1.2816, 0.0, 1.2816, 2.326], atol=0.03)
+    a = standard_normal(np.random.default_rng(7), (2, 3, 5))
+    np.testing.assert_array_equal(a, standard_normal(np.random.default_rng(7), (2, 3, 5)))
+    assert a.dtype == np.float32 and a.shape == (2, 3, 5)
