@@ -134,20 +134,23 @@ def native_host(model: Path, frames_hwc: np.ndarray, state_size: int, steps: int
     if cc is None or not libs:
         return None
     d = Path(tempfile.mkdtemp(prefix="edge_native_"))
-    (d / "libonnxruntime.so.1").symlink_to(libs[0])  # the library's soname
-    exe = d / "edge_native_host"
-    build = [cc, "-O2", "-o", str(exe), str(NATIVE_HOST), f"-L{d}", "-l:libonnxruntime.so.1"]
-    r = subprocess.run([*build, f"-Wl,-rpath,{d}"], capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        raise RuntimeError(f"building {NATIVE_HOST.name} failed: {r.stderr.strip()[-500:]}")
-    raw = d / "frames.u8"
-    np.ascontiguousarray(frames_hwc, np.uint8).tofile(raw)
-    n, h, w, _ = frames_hwc.shape
-    args = [str(exe), str(model), str(raw), str(n), str(h), str(w), str(state_size), str(steps)]
-    r = subprocess.run(args, capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        raise RuntimeError(f"{exe.name} failed: {r.stderr.strip()[-500:]}")
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    try:
+        (d / "libonnxruntime.so.1").symlink_to(libs[0])  # the library's soname
+        exe = d / "edge_native_host"
+        build = [cc, "-O2", "-o", str(exe), str(NATIVE_HOST), f"-L{d}", "-l:libonnxruntime.so.1"]
+        r = subprocess.run([*build, f"-Wl,-rpath,{d}"], capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"building {NATIVE_HOST.name} failed: {r.stderr.strip()[-500:]}")
+        raw = d / "frames.u8"
+        np.ascontiguousarray(frames_hwc, np.uint8).tofile(raw)
+        n, h, w, _ = frames_hwc.shape
+        args = [str(exe), str(model), str(raw), str(n), str(h), str(w), str(state_size), str(steps)]
+        r = subprocess.run(args, capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"{exe.name} failed: {r.stderr.strip()[-500:]}")
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     mem = ("start", "env", "session", "steps", "VmHWM", "RssAnon", "RssFile")
     return {k: v / 1024.0 if k in mem else v for k, v in out.items()}
 
