@@ -27,6 +27,7 @@ import torch
 from lnn_drive.data.dataset import DataConfig, DataSplit, SequenceDataset, build_datasets
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
+from lnn_drive.train.allocator import tune_allocator
 from lnn_drive.train.amp import AMP_SETTINGS, resolve_amp
 from lnn_drive.train.checkpoint import (
     TrainState,
@@ -360,6 +361,7 @@ def build_run(
     tc: TrainConfig, data: DataConfig, model: ModelConfig, run_dir: Path, info: DistInfo
 ) -> TrainRun:
     """Datasets, policy, optimiser and sampler of a fresh run (nothing trained yet)."""
+    tune_allocator()  # keep the step's large buffers in the heap (lnn_drive/train/allocator.py)
     if tc.threads is not None:
         torch.set_num_threads(max(1, int(tc.threads) // info.world_size))
     torch.manual_seed(tc.seed)
