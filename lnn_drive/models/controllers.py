@@ -63,6 +63,15 @@ def make_ncp_wiring(
     return wiring
 
 
+def _tracing() -> bool:
+    """Whether a graph is being captured (``jit.trace`` for ``FastActor``, ``torch.export``
+    for ONNX): those keep ncps's per-layer graph, which their own rewrites fuse for T = 1
+    (``deploy/simplify.py``: one Gemm per layer)."""
+    return bool(
+        torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+    )
+
+
 def _stacked_gates(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """One ncps ``CfCCell`` (mode ``default``) as one weight (3n, in + n) and bias (3n,):
     rows ``[ff1 (masked), ff2 (masked), time_a + time_b]`` (``ts`` is 1, so the time gate's
@@ -228,7 +237,7 @@ class NCPController(Controller):
         self, x: torch.Tensor, hx: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         hx = self._check(x, hx)
-        if self.cell == "cfc" and self.rnn.rnn_cell._layers[0].mode == "default":
+        if self.cell == "cfc" and self.rnn.rnn_cell._layers[0].mode == "default" and not _tracing():
             y, hx = wired_cfc_forward(self.rnn.rnn_cell, x, hx)  # (B, T, k), (B, units)
         else:
             y, hx = self.rnn(x, hx)  # (B, T, k), (B, units)

@@ -74,3 +74,20 @@ def test_controller_stays_float32_under_bf16_autocast() -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         z, hx = policy.forward_standardised(frames)
     assert z.dtype == torch.float32 and hx.dtype == torch.float32
+
+
+def test_traced_controller_keeps_the_ncps_graph_and_the_same_outputs(monkeypatch) -> None:
+    import lnn_drive.models.controllers as controllers
+
+    ctrl = _controller()
+    x, hx = torch.randn(2, 1, 32), torch.randn(2, ctrl.state_size)
+    calls: list[int] = []
+    fast = controllers.wired_cfc_forward
+    monkeypatch.setattr(controllers, "wired_cfc_forward", lambda *a: calls.append(1) or fast(*a))
+    with torch.no_grad():
+        eager = ctrl(x, hx)
+        assert calls == [1]  # eager: the stacked forward
+        traced = torch.jit.trace(ctrl, (x, hx))
+        assert calls == [1]  # traced (FastActor, ONNX export): ncps's own graph
+        for a, b in zip(traced(x, hx), eager, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
