@@ -38,6 +38,7 @@ from lnn_drive import PROJECT_ROOT
 from lnn_drive.data import Preprocess
 from lnn_drive.models import Policy
 from lnn_drive.models.inference import FastActor
+from lnn_drive.train.allocator import tune_allocator
 from lnn_drive.train.bc import weighted_mse
 
 
@@ -184,6 +185,8 @@ def bench_training(
     if bf16:
         variants.append(("ours, bf16 autocast", copy.deepcopy(policy).train()))
     for name, model in variants:
+        if name != "naive":  # the training path tunes the allocator (after naive has run)
+            tune_allocator()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         amp = name.endswith("bf16 autocast")
         losses, times = [], []
@@ -260,6 +263,7 @@ def _ddp_worker(
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
+    tune_allocator()  # as lnn_drive.train.bc.build_run does
     dist.init_process_group("gloo", rank=rank, world_size=world)
     model = torch.nn.parallel.DistributedDataParallel(_Standardised(policy.train()))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)

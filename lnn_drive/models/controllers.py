@@ -63,6 +63,78 @@ def make_ncp_wiring(
     return wiring
 
 
+def _tracing() -> bool:
+    """Whether a graph is being captured (``jit.trace`` for ``FastActor``, ``torch.export``
+    for ONNX): those keep ncps's per-layer graph, which their own rewrites fuse for T = 1
+    (``deploy/simplify.py``: one Gemm per layer)."""
+    return bool(
+        torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+    )
+
+
+def _stacked_gates(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """One ncps ``CfCCell`` (mode ``default``) as one weight (3n, in + n) and bias (3n,):
+    rows ``[ff1 (masked), ff2 (masked), time_a + time_b]`` (``ts`` is 1, so the time gate's
+    pre-activation is ``time_a(x) + time_b(x)``)."""
+    mask = layer.sparsity_mask
+    w1, w2 = layer.ff1.weight, layer.ff2.weight
+    if mask is not None:
+        w1, w2 = w1 * mask, w2 * mask
+    weight = torch.cat([w1, w2, layer.time_a.weight + layer.time_b.weight], 0)
+    bias = torch.cat([layer.ff1.bias, layer.ff2.bias, layer.time_a.bias + layer.time_b.bias])
+    return weight, bias
+
+
+def wired_cfc_forward(
+    cell: nn.Module, x: torch.Tensor, hx: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forward of an ncps ``WiredCfCCell`` (mode ``default``, unit time spans) over a
+    sequence, the same function as ``ncps.torch.CfC(x, hx)`` with fewer operations.
+
+    ncps steps each layer's four masked ``nn.Linear`` s (re-masking the weights at every
+    step) on a concatenated ``[input, state]``. Here the masked weights are stacked once
+    per call: the sensory part of the first layer is one matmul over all T steps, the
+    recurrent parts of every layer are one matmul per step (a block-diagonal weight on
+    the whole state), and each later layer adds one small matmul of the layer before it.
+    The parameters and state layout (``[inter, command, motor]``) are ncps's own, so
+    checkpoints are unchanged.
+
+    Args:
+        cell: ``CfC(...).rnn_cell`` built from an NCP wiring.
+        x: Inputs (B, T, F) (float32).
+        hx: State (B, units).
+
+    Returns:
+        Motor outputs (B, T, motor) and the final state (B, units).
+    """
+    layers = cell._layers
+    sizes = [layer.hidden_size for layer in layers]
+    gates = [_stacked_gates(layer) for layer in layers]
+    ins = [layer.input_size for layer in layers]
+    # (units, 3 * units): layer l's state -> its own gate block
+    rec_w = torch.block_diag(*[w[:, i:].T for (w, _), i in zip(gates, ins, strict=True)])
+    rec_b = torch.cat([torch.zeros_like(gates[0][1])] + [b for _, b in gates[1:]])
+    w0, b0 = gates[0]
+    pre0 = torch.addmm(b0, x.reshape(-1, x.shape[-1]), w0[:, : ins[0]].T)
+    pre0 = pre0.reshape(x.shape[0], x.shape[1], -1)  # (B, T, 3 * n_0)
+    ff_w = [w[:, :i].T for (w, _), i in zip(gates[1:], ins[1:], strict=True)]
+    splits = [3 * n for n in sizes]
+    outs = []
+    for t in range(x.shape[1]):
+        rec = torch.addmm(rec_b, hx, rec_w).split(splits, 1)  # per layer (B, 3 * n_l)
+        states = []
+        h = None
+        for j, n in enumerate(sizes):
+            z = pre0[:, t] + rec[0] if j == 0 else torch.addmm(rec[j], h, ff_w[j - 1])
+            ff = torch.tanh(z[:, : 2 * n])
+            gate = torch.sigmoid(z[:, 2 * n :])
+            h = torch.lerp(ff[:, :n], ff[:, n:], gate)  # ff1 * (1 - gate) + gate * ff2
+            states.append(h)
+        hx = torch.cat(states, 1)
+        outs.append(h)
+    return torch.stack(outs, 1), hx
+
+
 class Controller(nn.Module):
     """Base class. Subclasses set ``state_size``, ``in_features``, ``out_features``."""
 
@@ -165,7 +237,10 @@ class NCPController(Controller):
         self, x: torch.Tensor, hx: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         hx = self._check(x, hx)
-        y, hx = self.rnn(x, hx)  # (B, T, k), (B, units)
+        if self.cell == "cfc" and self.rnn.rnn_cell._layers[0].mode == "default" and not _tracing():
+            y, hx = wired_cfc_forward(self.rnn.rnn_cell, x, hx)  # (B, T, k), (B, units)
+        else:
+            y, hx = self.rnn(x, hx)  # (B, T, k), (B, units)
         if self.cell == "cfc":
             y = y * self.out_scale + self.out_bias
         return y, hx

@@ -223,7 +223,16 @@ class Policy(nn.Module):
         if self.has_heads:
             out = self.forward_heads(frames, hx)
             return out.z, out.hx
-        return self.controller(self._features(frames), hx)  # (B, T, k), (B, S)
+        return self._control(self._features(frames), hx)  # (B, T, k), (B, S)
+
+    def _control(
+        self, feats: torch.Tensor, hx: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The controller on features (B, T, F), always in float32: under bf16 autocast
+        only the encoder runs in bf16 (the controller's many small per-step matmuls gain
+        nothing from it and would pay a cast each, and its state keeps full precision)."""
+        with torch.autocast(feats.device.type, enabled=False):
+            return self.controller(feats.float(), hx)
 
     def _features(self, frames: torch.Tensor) -> torch.Tensor:
         self._check_frames(frames)
@@ -243,11 +252,11 @@ class Policy(nn.Module):
         feats = self._features(frames)  # (B, T, F)
         state = self.state_head(feats) if self.state_head is not None else None  # (B, T, 3)
         if self.barrier is None:
-            z, hx = self.controller(feats, hx)  # (B, T, k), (B, S)
+            z, hx = self._control(feats, hx)  # (B, T, k), (B, S)
             return HeadsOutput(z=z, hx=hx, z_nominal=z, state=state)
         outs, states = [], []
         for t in range(feats.shape[1]):
-            z_t, hx = self.controller(feats[:, t : t + 1], hx)  # (B, 1, k), (B, S)
+            z_t, hx = self._control(feats[:, t : t + 1], hx)  # (B, 1, k), (B, S)
             outs.append(z_t)
             states.append(hx)
         z_nom = torch.cat(outs, dim=1)  # (B, T, k)

@@ -27,6 +27,7 @@ import torch
 from lnn_drive.data.dataset import DataConfig, DataSplit, SequenceDataset, build_datasets
 from lnn_drive.models.config import ModelConfig
 from lnn_drive.models.policy import Policy
+from lnn_drive.train.allocator import tune_allocator
 from lnn_drive.train.amp import AMP_SETTINGS, resolve_amp
 from lnn_drive.train.checkpoint import (
     TrainState,
@@ -231,9 +232,11 @@ def evaluate(
     batch_size: int,
     info: DistInfo,
     max_windows: int | None = None,
+    amp: bool = False,
 ) -> dict[str, float]:
     """Validation metrics over ``ds`` (split across ranks, summed): ``val/loss`` (the
-    training loss), ``val/mse`` and ``val/mae`` in physical units."""
+    training loss), ``val/mse`` and ``val/mae`` in physical units. ``amp``: run the
+    encoder under bf16 autocast, as training does (the controller stays float32)."""
     if max_windows is None or max_windows >= len(ds):
         chosen = np.arange(len(ds))
     else:  # spread over the whole set (every held-out episode), not its first windows
@@ -248,7 +251,9 @@ def evaluate(
             frames, y = ds.get_batch(idx[s : s + batch_size])
             frames, y = frames.to(info.device), y.to(info.device)
             z = (y[..., : len(policy.output_names)] - mean) / std  # state labels dropped
-            pred, _ = policy.forward_standardised(frames)
+            with torch.autocast(info.device.type, dtype=torch.bfloat16, enabled=amp):
+                pred, _ = policy.forward_standardised(frames)
+            pred = pred.float()
             w = torch.exp(alpha * z.abs())
             err = pred - z
             phys = err * std
@@ -360,6 +365,7 @@ def build_run(
     tc: TrainConfig, data: DataConfig, model: ModelConfig, run_dir: Path, info: DistInfo
 ) -> TrainRun:
     """Datasets, policy, optimiser and sampler of a fresh run (nothing trained yet)."""
+    tune_allocator()  # keep the step's large buffers in the heap (lnn_drive/train/allocator.py)
     if tc.threads is not None:
         torch.set_num_threads(max(1, int(tc.threads) // info.world_size))
     torch.manual_seed(tc.seed)
@@ -569,6 +575,7 @@ def fit(run: TrainRun, on_step: Callable[[int], None] | None = None) -> dict[str
             batch_size=tc.val_batch_size,
             info=info,
             max_windows=tc.val_max_windows,
+            amp=resolve_amp(tc.amp, info.device.type),
         )
         if not metrics:
             return False
