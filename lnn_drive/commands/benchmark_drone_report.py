@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from lnn_drive.commands.benchmark_report import expected_protocol
 from lnn_drive.eval.drone_benchmark_report import drone_report_from_results
 
 CONFIG = "benchmark_drone_report"
@@ -20,12 +21,7 @@ def run(cfg: DictConfig) -> int:
     results = Path(str(cfg.results))
     if not results.is_dir():
         raise FileNotFoundError(f"results={results}: no such folder")
-    models = [str(m) for m in (cfg.get("expect_models") or [])]
-    seeds = []
-    for k in cfg.get("expect_seeds") or []:
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise ValueError(f"expect_seeds: {k!r} is not an integer training seed")
-        seeds.append(k)
+    models, seeds = expected_protocol(cfg)
     reference = str(cfg.reference)
     command = f"lnn-drive benchmark-drone-report results={results} report={cfg.report}"
     out = drone_report_from_results(

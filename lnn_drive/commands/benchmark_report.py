@@ -18,6 +18,18 @@ from lnn_drive.eval.benchmark_report import report_from_results
 CONFIG = "benchmark_report"
 
 
+def expected_protocol(cfg: DictConfig) -> tuple[list[str], list[int]]:
+    """``expect_models`` and ``expect_seeds`` of a report command (a seed that is not an
+    integer is a usage error)."""
+    models = [str(m) for m in (cfg.get("expect_models") or [])]
+    seeds = []
+    for k in cfg.get("expect_seeds") or []:
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise ValueError(f"expect_seeds: {k!r} is not an integer training seed")
+        seeds.append(k)
+    return models, seeds
+
+
 def run(cfg: DictConfig) -> int:
     """Write the report; a missing or empty results folder is a usage error."""
     results = Path(str(cfg.results))
@@ -26,12 +38,7 @@ def run(cfg: DictConfig) -> int:
     how = str(cfg.how_to_run or "")
     if how and not Path(how).is_file():
         raise FileNotFoundError(f"how_to_run={how}: no such file")
-    models = [str(m) for m in (cfg.get("expect_models") or [])]
-    seeds = []
-    for k in cfg.get("expect_seeds") or []:
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise ValueError(f"expect_seeds: {k!r} is not an integer training seed")
-        seeds.append(k)
+    models, seeds = expected_protocol(cfg)
     command = f"lnn-drive benchmark-report results={results} report={cfg.report}"
     if models:
         command += f" 'expect_models=[{','.join(models)}]'"

@@ -407,6 +407,56 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+def parallel_train_fn(procs: int) -> TrainFn | None:
+    """``procs`` data-parallel local processes, one thread each
+    (:func:`~lnn_drive.train.launch.train_local`); ``None`` (in-process) for one."""
+    if procs <= 1:
+        return None
+    from functools import partial
+
+    from lnn_drive.train.launch import train_local
+
+    return partial(train_local, nproc=procs, threads_per_proc=1)
+
+
+def load_run(
+    store: ResultStore, keys: Mapping[str, ResultKey], *, rerun_stale: bool
+) -> dict[str, Any] | None:
+    """The stored run of ``keys`` (condition -> key) with ``metrics`` per condition, or
+    ``None`` when any condition is missing, or stale and ``rerun_stale`` (else
+    :class:`StaleResultError`)."""
+    try:
+        stored = {c: store.load(k) for c, k in keys.items()}
+    except StaleResultError:
+        if not rerun_stale:
+            raise
+        return None
+    if not stored or any(v is None for v in stored.values()):
+        return None
+    first = next(iter(stored.values()))
+    return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
+
+
+def save_run(
+    store: ResultStore,
+    keys: Mapping[str, ResultKey],
+    result: Mapping[str, Any],
+    *,
+    config: Mapping[str, Any],
+    commit: str | None,
+) -> None:
+    """One result file per condition of ``keys``: the run's record without the other
+    conditions' metrics, its own metrics, and ``config`` with the condition."""
+    run_info = {k: v for k, v in result.items() if k != "metrics"}
+    for c, k in keys.items():
+        store.save(
+            k,
+            {"run": run_info, "metrics": result["metrics"][c]},
+            config={**config, "condition": c},
+            commit=commit,
+        )
+
+
 def run_one(
     *,
     model: str,
@@ -469,15 +519,9 @@ def run_one(
         )
         for c in conditions(recipe.env.preset, recipe.eval)
     }
-    try:
-        stored = {c: store.load(k) for c, k in keys.items()}
-    except StaleResultError:
-        if not rerun_stale:
-            raise
-        stored = {}
-    if stored and all(v is not None for v in stored.values()):
-        first = next(iter(stored.values()))
-        return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
+    done = load_run(store, keys, rerun_stale=rerun_stale)
+    if done is not None:
+        return done
     extra: dict[str, Any] = {}
     shared = {"data_root": data_root, "out": out, "recipe": recipe, "bcfg": bcfg}
     shared |= {"store": store, "train_fn": train_fn, "rerun_stale": rerun_stale}
@@ -559,14 +603,7 @@ def run_one(
         "summary": model_summary(policy),
         "metrics": ev["metrics"],
     }
-    run_info = {k: v for k, v in result.items() if k != "metrics"}
-    for c, k in keys.items():
-        store.save(
-            k,
-            {"run": run_info, "metrics": ev["metrics"][c]},
-            config={**full_cfg, "condition": c},
-            commit=version["commit"],
-        )
+    save_run(store, keys, result, config=full_cfg, commit=version["commit"])
     write_json(result, run_dir / "result.json")
     return result
 
@@ -605,12 +642,7 @@ def benchmark(
     t0 = time.perf_counter()
     data_root = collect_data(bcfg, recipe.collect, recipe.env)
     results: dict[str, list[dict[str, Any]]] = {}
-    if train_fn is None and bcfg.train_procs > 1:
-        from functools import partial
-
-        from lnn_drive.train.launch import train_local
-
-        train_fn = partial(train_local, nproc=bcfg.train_procs, threads_per_proc=1)
+    train_fn = train_fn or parallel_train_fn(bcfg.train_procs)
     # DAgger and its equal-budget BC control fine-tune the model's BC run of each seed
     jobs = [(m, "bc") for m in bcfg.models] + [
         (m, k) for m in bcfg.dagger_models for k in ("bc_more", "dagger")

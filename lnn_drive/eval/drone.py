@@ -45,6 +45,11 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, c - h), min(1.0, c + h)
 
 
+def condition_name(season: str, noise_variance: float) -> str:
+    """``summer`` clean, ``summer+noise0.1`` with frame noise of that variance."""
+    return season if noise_variance == 0 else f"{season}+noise{float(noise_variance):g}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class DroneEvalConfig:
     """What :func:`evaluate_flights` flies.
@@ -112,11 +117,7 @@ class ConditionResult:
 
     @property
     def name(self) -> str:
-        return (
-            self.season
-            if self.noise_variance == 0
-            else f"{self.season}+noise{self.noise_variance:g}"
-        )
+        return condition_name(self.season, self.noise_variance)
 
     @property
     def success_rate(self) -> float:
@@ -324,6 +325,7 @@ def plot_paths(results: Sequence[ConditionResult], path: str | Path) -> Path:
 __all__ = [
     "ConditionResult",
     "DroneEvalConfig",
+    "condition_name",
     "evaluate_flights",
     "fly_condition",
     "plot_paths",

@@ -28,14 +28,21 @@ from lnn_drive.eval.benchmark import (
     TrainFn,
     _data_key,
     _run_record,
+    load_run,
+    parallel_train_fn,
     run_code_version,
+    save_run,
     tune_lr,
 )
-from lnn_drive.eval.drone import DroneEvalConfig, evaluate_flights, plot_paths
+from lnn_drive.eval.drone import (
+    DroneEvalConfig,
+    condition_name,
+    evaluate_flights,
+    plot_paths,
+)
 from lnn_drive.eval.provenance import (
     ResultKey,
     ResultStore,
-    StaleResultError,
     config_hash,
     parse_shard,
     shard_items,
@@ -72,11 +79,7 @@ def drone_code_version() -> dict[str, Any]:
 def condition_names(ecfg: DroneEvalConfig) -> list[str]:
     """The conditions of ``ecfg`` in evaluation order (``summer``, ``summer+noise0.1``, ...),
     named as :class:`~lnn_drive.eval.drone.ConditionResult` names them."""
-    return [
-        s if v == 0 else f"{s}+noise{float(v):g}"
-        for s in ecfg.seasons
-        for v in ecfg.noise_variances
-    ]
+    return [condition_name(s, v) for s in ecfg.seasons for v in ecfg.noise_variances]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,15 +230,9 @@ def run_drone_one(
         )
         for c in condition_names(recipe.eval)
     }
-    try:
-        stored = {c: store.load(k) for c, k in keys.items()}
-    except StaleResultError:
-        if not bcfg.rerun_stale:
-            raise
-        stored = {}
-    if stored and all(v is not None for v in stored.values()):
-        first = next(iter(stored.values()))
-        return {**first["run"], "metrics": {c: v["metrics"] for c, v in stored.items()}}
+    done = load_run(store, keys, rerun_stale=bcfg.rerun_stale)
+    if done is not None:
+        return done
     sweep = tune_lr(
         model=model,
         data_root=data_root,
@@ -277,14 +274,7 @@ def run_drone_one(
         "summary": summarise(policy).as_dict(),
         "metrics": metrics,
     }
-    run_info = {k: v for k, v in result.items() if k != "metrics"}
-    for c, k in keys.items():
-        store.save(
-            k,
-            {"run": run_info, "metrics": metrics[c]},
-            config={**full_cfg, "condition": c},
-            commit=version["commit"],
-        )
+    save_run(store, keys, result, config=full_cfg, commit=version["commit"])
     write_json(result, run_dir / "result.json")
     return result
 
@@ -313,12 +303,7 @@ def drone_benchmark(
     out = Path(out_dir)
     store = ResultStore(bcfg.results_dir or out / "results")
     data_root = collect_flights(bcfg, recipe)
-    if train_fn is None and bcfg.train_procs > 1:
-        from functools import partial
-
-        from lnn_drive.train.launch import train_local
-
-        train_fn = partial(train_local, nproc=bcfg.train_procs, threads_per_proc=1)
+    train_fn = train_fn or parallel_train_fn(bcfg.train_procs)
     mine = shard_items([(m, s) for m in bcfg.models for s in bcfg.seeds], bcfg.shard)
     results: dict[str, list[dict[str, Any]]] = {}
     for model in bcfg.models:

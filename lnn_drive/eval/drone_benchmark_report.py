@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lnn_drive.eval.drone import condition_name
 from lnn_drive.eval.drone_benchmark import DRONE_MODEL_NAMES
 from lnn_drive.eval.stats import (
     detectable_proportion_difference,
@@ -62,11 +63,7 @@ def load_drone_results(root: str | Path) -> dict[str, Any]:
                 raise KeyError("task is not drone")
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"{p}: not a drone benchmark result ({e})") from e
-        expected = [
-            s if float(v) == 0 else f"{s}+noise{float(v):g}"
-            for s in ev["seasons"]
-            for v in ev["noise_variances"]
-        ]
+        expected = [condition_name(s, v) for s in ev["seasons"] for v in ev["noise_variances"]]
         for c in expected:
             if c not in order:
                 order.append(c)
